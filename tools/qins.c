@@ -1,0 +1,38 @@
+// tools/qins.c — the `qins` front-end: dispatches to one subcommand (tools/cli_*.c).
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+struct cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+};
+
+static const struct cli_command commands[] = {
+    {"info", qins_cli_info, "MODEL [--json]: architecture, dimensions, tensors by type"},
+    {"tokenize", qins_cli_tokenize, "--model M (--text-file F | --text T) [--no-bos] [--json]"},
+    {"generate", qins_cli_generate, "--model M --prompt P --tokens N [--kv SPEC] [--json]"},
+    {"perplexity", qins_cli_perplexity, "--model M --text-file F --ctx N [--chunks K] [--json]"},
+    {"bench", qins_cli_bench, "--model M [--threads 1,2]: prompt/generation tok/s and read GB/s"},
+    {"write-gguf", qins_cli_write_gguf, "--shape phi3.5-mini|tiny-phi3 --out F [--type f32|f16]: random-weight model"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: qins COMMAND [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\nA model given as a bare file name is looked up in $QINS_MODELS, then ./models/.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "qins: unknown command '%s' (try qins --help)\n", argv[1]);
+    return 2;
+}
