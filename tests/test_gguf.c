@@ -139,11 +139,16 @@ static void check_everything(const qins_gguf_t *g, const float *data, uint64_t a
     const float *af;
     const int32_t *ai;
     uint64_t n;
+    float fv[3];
+    int32_t iv[4];
+    // Array payloads sit at any byte offset in the file: copy them out (UBSan checks alignment).
     cr_assert_eq(qins_gguf_get_arr_f32(g, "t.arr_f32", &af, &n), 0);
     cr_assert_eq(n, 3);
-    cr_assert(af[0] == 1.5f && af[1] == -2.0f && af[2] == 1e-20f);
+    memcpy(fv, (const void *)af, sizeof fv);
+    cr_assert(fv[0] == 1.5f && fv[1] == -2.0f && fv[2] == 1e-20f);
     cr_assert_eq(qins_gguf_get_arr_i32(g, "t.arr_i32", &ai, &n), 0);
-    cr_assert(n == 4 && ai[0] == 1 && ai[1] == -2 && ai[2] == 3 && ai[3] == INT32_MIN);
+    memcpy(iv, (const void *)ai, sizeof iv);
+    cr_assert(n == 4 && iv[0] == 1 && iv[1] == -2 && iv[2] == 3 && iv[3] == INT32_MIN);
     kv = qins_gguf_find_kv(g, "t.arr_bool");
     cr_assert(kv->type == QINS_GGUF_ARRAY && kv->v.arr.type == QINS_GGUF_BOOL && kv->v.arr.n == 3);
     cr_assert(!memcmp(kv->v.arr.data, "\1\0\1", 3));
