@@ -53,7 +53,9 @@ static void attention(const struct qins_hparams *hp, struct qins_state *s, int n
     const float scale = 1.0f / sqrtf((float)D);
     int n_threads = omp_get_max_threads();
     if (n_threads > s->n_threads_scratch) n_threads = s->n_threads_scratch;
-#pragma omp parallel for schedule(static) num_threads(n_threads)
+    // Only batches are worth a parallel region: after one, idle OpenMP threads spin for a while
+    // and would steal the cores from OpenBLAS's own threads in the next single-token sgemv.
+#pragma omp parallel for schedule(static) num_threads(n_threads) if (n_tok > 1)
     for (int th = 0; th < n_tok * H; th++) {
         const int t = th / H, h = th % H, g = h / group, p = pos0 + t;
         float *sc = s->scores + (size_t)omp_get_thread_num() * s->n_ctx;

@@ -185,7 +185,8 @@ int qins_gguf_writer_add_kv_copy(qins_gguf_writer_t *w, const struct qins_gguf_k
         }
         return qins_gguf_writer_add_arr(w, kv->key, kv->v.arr.type, kv->v.arr.data, kv->v.arr.n);
     }
-    QINS_CHECK(0, QINS_ERR_ARG, "key '%s': unknown value type %d", kv->key, (int)kv->type);
+    qins_log_error_at(__FILE__, __LINE__, __func__, "key '%s': unknown value type %d", kv->key, (int)kv->type);
+    return QINS_ERR_ARG;
 }
 
 int qins_gguf_writer_set_alignment(qins_gguf_writer_t *w, uint32_t alignment) {

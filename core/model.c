@@ -129,10 +129,13 @@ static int load_hparams(struct qins_model *m) {
     QINS_CHECK(hp->n_layer > 0 && hp->n_embd > 0 && hp->n_ff > 0 && hp->n_head > 0 && hp->n_head_kv > 0 &&
                    hp->n_ctx_train > 0,
                QINS_ERR_FORMAT, "%s: zero-sized hyper-parameters", m->path);
-    QINS_CHECK(hp->n_embd % hp->n_head == 0 && hp->n_head % hp->n_head_kv == 0, QINS_ERR_FORMAT,
-               "%s: %d heads do not divide embedding %d or are not a multiple of %d kv heads", m->path, hp->n_head,
-               hp->n_embd, hp->n_head_kv);
-    hp->head_dim = hp->n_embd / hp->n_head;
+    QINS_CHECK(hp->n_head % hp->n_head_kv == 0, QINS_ERR_FORMAT, "%s: %d heads are not a multiple of %d kv heads",
+               m->path, hp->n_head, hp->n_head_kv);
+    QINS_TRY(get_u32(m, arch, "attention.key_length", true, (uint32_t)(hp->n_embd / hp->n_head), &hp->head_dim));
+    int value_length;
+    QINS_TRY(get_u32(m, arch, "attention.value_length", true, (uint32_t)hp->head_dim, &value_length));
+    QINS_CHECK(hp->head_dim > 0 && value_length == hp->head_dim, QINS_ERR_UNSUPPORTED,
+               "%s: key length %d and value length %d differ", m->path, hp->head_dim, value_length);
     QINS_TRY(get_u32(m, arch, "rope.dimension_count", true, (uint32_t)hp->head_dim, &hp->n_rot));
     QINS_CHECK(hp->n_rot > 0 && hp->n_rot <= hp->head_dim && hp->n_rot % 2 == 0, QINS_ERR_FORMAT,
                "%s: rope dimension %d with head dim %d", m->path, hp->n_rot, hp->head_dim);

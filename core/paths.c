@@ -38,8 +38,9 @@ int qins_model_path_resolve(const char *name, char *out, size_t cap) {
         QINS_TRY(join(out, cap, dirs[i], name));
         if (is_file(out)) return QINS_OK;
     }
-    QINS_CHECK(0, QINS_ERR_IO, "model '%s' not found in $QINS_MODELS (%s), ./models/ or ./", name,
-               env && env[0] ? env : "unset");
+    qins_log_error_at(__FILE__, __LINE__, __func__, "model '%s' not found in $QINS_MODELS (%s), ./models/ or ./",
+                      name, env && env[0] ? env : "unset");
+    return QINS_ERR_IO;
 }
 
 int qins_shared_dir(char *out, size_t cap) {

@@ -16,7 +16,7 @@ static const struct cli_command commands[] = {
     {"generate", qins_cli_generate, "--model M --prompt P --tokens N [--kv SPEC] [--json]"},
     {"perplexity", qins_cli_perplexity, "--model M --text-file F --ctx N [--chunks K] [--json]"},
     {"bench", qins_cli_bench, "--model M [--threads 1,2]: prompt/generation tok/s and read GB/s"},
-    {"write-gguf", qins_cli_write_gguf, "--shape phi3.5-mini|tiny-phi3 --out F [--type f32|f16]: random-weight model"},
+    {"write-gguf", qins_cli_write_gguf, "--shape phi3.5-mini|tiny-llama|tiny-phi3 --out F [--type f32|f16] [--layers N]: random model"},
 };
 
 static void usage(FILE *f) {
