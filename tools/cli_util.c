@@ -95,3 +95,36 @@ char *cli_read_file(const char *cmd, const char *path, long *len) {
     *len = n;
     return buf;
 }
+
+#include <unistd.h>
+
+#include "kv_paged.h"
+#include "model.h"
+#include "paths.h"
+#include "tokenizer.h"
+
+int cli_load_model(const struct cli_args *a, struct qins_model **m, struct qins_tokenizer **tok) {
+    *m = NULL;
+    *tok = NULL;
+    const char *name = cli_opt(a, "--model") ? cli_opt(a, "--model") : a->positional[0];
+    if (!name) {
+        fprintf(stderr, "qins %s: no model given (--model FILE)\n", a->cmd);
+        return -1;
+    }
+    long threads;
+    if (cli_int(a, "--threads", 1, 1024, sysconf(_SC_NPROCESSORS_ONLN), &threads) < 0) return -1;
+    qins_set_threads((int)threads);
+    char path[1024];
+    if (qins_model_path_resolve(name, path, sizeof path) < 0 || qins_model_load(path, m) < 0) return -1;
+    if (qins_tokenizer_init_gguf((*m)->gguf, tok) < 0) {
+        qins_model_free(*m);
+        *m = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+int cli_kv_spec(const struct cli_args *a, struct qins_kv_spec *spec) {
+    const char *kv = cli_opt(a, "--kv");
+    return qins_kv_spec_parse(kv ? kv : "fp32", spec) < 0 ? -1 : 0;
+}

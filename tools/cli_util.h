@@ -24,3 +24,12 @@ int cli_int(const struct cli_args *a, const char *name, long lo, long hi, long d
 // Reads a whole file; returns a malloc'd NUL-terminated buffer and its length, or NULL with an
 // error printed (missing or unreadable file).
 char *cli_read_file(const char *cmd, const char *path, long *len);
+
+struct qins_model;
+struct qins_tokenizer;
+struct qins_kv_spec;
+// Resolves and loads --model (or the first positional argument) and its tokenizer, and sets the
+// thread count from --threads (default: all online CPUs). Prints a one-line error on failure.
+int cli_load_model(const struct cli_args *a, struct qins_model **m, struct qins_tokenizer **tok);
+// Parses --kv (default "fp32") into spec; prints the error and returns -1 if bad.
+int cli_kv_spec(const struct cli_args *a, struct qins_kv_spec *spec);

@@ -12,7 +12,7 @@ struct cli_command {
 
 static const struct cli_command commands[] = {
     {"info", qins_cli_info, "MODEL [--json]: architecture, dimensions, tensors by type"},
-    {"tokenize", qins_cli_tokenize, "--model M (--text-file F | --text T) [--no-bos] [--json]"},
+    {"tokenize", qins_cli_tokenize, "--model M (--text-file F | --text T) [--no-bos] [--json] [--pieces]"},
     {"generate", qins_cli_generate, "--model M --prompt P --tokens N [--kv SPEC] [--json]"},
     {"perplexity", qins_cli_perplexity, "--model M --text-file F --ctx N [--chunks K] [--json]"},
     {"bench", qins_cli_bench, "--model M [--threads 1,2]: prompt/generation tok/s and read GB/s"},
