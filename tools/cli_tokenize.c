@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_util.h"
 #include "common.h"
 #include "gguf.h"
 #include "json_out.h"
@@ -17,39 +18,6 @@ static void usage(FILE *f) {
                "  --json prints one object {\"ids\":[...]} (plus \"pieces\" with --pieces); otherwise ids\n"
                "  space-separated, or one 'id -> piece' line each with --pieces. --parse-special turns\n"
                "  control-token texts such as <s> into their ids (llama-tokenize's default).\n");
-}
-
-// Reads a whole file into a malloc'ed buffer. Returns 0, or 1 after printing one error line.
-static int read_file(const char *path, char **data, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "qins tokenize: cannot open text file '%s'\n", path);
-        return 1;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) break;
-        char *b = realloc(buf, cap * 2);
-        if (!b) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = b;
-        cap *= 2;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (!buf || err) {
-        free(buf);
-        fprintf(stderr, "qins tokenize: cannot read text file '%s'\n", path);
-        return 1;
-    }
-    *data = buf;
-    *size = n;
-    return 0;
 }
 
 int qins_cli_tokenize(int argc, char **argv) {
@@ -81,12 +49,11 @@ int qins_cli_tokenize(int argc, char **argv) {
     char *owned = NULL;
     size_t len;
     if (text_file) {
-        if (read_file(text_file, &owned, &len)) return 1;
-        if (len == 0) {
-            fprintf(stderr, "qins tokenize: text file '%s' is empty\n", text_file);
-            free(owned);
-            return 1;
-        }
+        // An empty file is valid input here (llama.cpp's vectors include empty strings): it
+        // tokenizes to BOS alone, or to nothing with --no-bos.
+        long file_len;
+        if (!(owned = cli_read_file("tokenize", text_file, &file_len))) return 1;
+        len = (size_t)file_len;
         text = owned;
     } else {
         len = strlen(text);
