@@ -306,9 +306,8 @@ int qins_kv_spec_parse(const char *text, struct qins_kv_spec *out) {
     snprintf(buf, sizeof buf, "%s", text);
     char *save = NULL, *head = strtok_r(buf, ":", &save);
     qins_codec_params_default(&out->k);
-    QINS_CHECK(head && qins_codec_parse(head, &out->k) == 0, QINS_ERR_ARG,
-               "kv spec '%s': unknown cache codec '%s' (fp32, fp16, int8, nf6, qins8, qinslog8, …)", text,
-               head ? head : "");
+    QINS_CHECK(head, QINS_ERR_ARG, "kv spec '%s': no codec", text);
+    QINS_TRY(qins_codec_parse(head, &out->k)); // its message names the codec
     out->k.granularity = QINS_GRAN_PER_ROW; // per token: a page row is one token's K or V
     out->page_tokens = 16;
     out->v = out->k;
@@ -326,8 +325,8 @@ int qins_kv_spec_parse(const char *text, struct qins_kv_spec *out) {
             QINS_TRY(parse_float(val, "alpha", &a));
             out->k.alpha = out->v.alpha = a;
         } else if (!strcmp(key, "gran")) {
-            QINS_CHECK(qins_codec_parse_granularity(val, &out->k) == 0 && qins_codec_parse_granularity(val, &out->v) == 0,
-                       QINS_ERR_ARG, "kv spec '%s': unknown granularity '%s'", text, val);
+            QINS_TRY(qins_codec_parse_granularity(val, &out->k));
+            QINS_TRY(qins_codec_parse_granularity(val, &out->v));
         } else if (!strcmp(key, "scale")) {
             QINS_CHECK(!strcmp(val, "absmax") || !strcmp(val, "rms"), QINS_ERR_ARG,
                        "kv spec '%s': scale must be absmax or rms, got '%s'", text, val);
@@ -345,12 +344,11 @@ int qins_kv_spec_parse(const char *text, struct qins_kv_spec *out) {
             out->page_tokens = 0;
         } else if (!strcmp(key, "kcodec") || !strcmp(key, "vcodec")) {
             struct qins_codec_params *p = key[0] == 'k' ? &out->k : &out->v;
-            QINS_CHECK(qins_codec_parse(val, p) == 0, QINS_ERR_ARG, "kv spec '%s': unknown codec '%s'", text, val);
+            QINS_TRY(qins_codec_parse(val, p));
         } else if (!strcmp(key, "keep")) {
             QINS_TRY(parse_layers(val, out));
         } else if (!strcmp(key, "keep_codec")) {
-            QINS_CHECK(qins_codec_parse(val, &out->override) == 0, QINS_ERR_ARG, "kv spec '%s': unknown codec '%s'",
-                       text, val);
+            QINS_TRY(qins_codec_parse(val, &out->override));
         } else {
             QINS_CHECK(0, QINS_ERR_ARG, "kv spec '%s': unknown option '%s' (alpha, gran, scale, page, page_bytes, "
                        "kcodec, vcodec, keep, keep_codec)", text, key);
