@@ -930,3 +930,25 @@ int qins_run_verify_inputs(const qins_runfile_t *f, const char *model_path, cons
     QINS_TRY(verify_one("eval text", f->meta.eval_path, f->meta.eval_sha256, eval_path));
     return QINS_OK;
 }
+
+int qins_runfile_key_metrics(const qins_runfile_t *f, char ***names, size_t *n) {
+    char *keys;
+    if (qins_runfile_attr_str(f, "/", "key_metrics", &keys) != QINS_OK || !*keys) {
+        if (keys) free(keys);
+        return qins_runfile_metric_names(f, names, n);
+    }
+    struct strv s = {0};
+    for (char *tok = strtok(keys, ","); tok; tok = strtok(NULL, ",")) {
+        while (*tok == ' ') tok++;
+        double v;
+        if (qins_runfile_metric(f, tok, &v, NULL, 0) == QINS_OK) strv_push(&s, tok);
+    }
+    free(keys);
+    if (s.err) {
+        qins_strv_free(s.v, s.n);
+        QINS_CHECK(0, s.err, "out of memory");
+    }
+    *names = s.v;
+    *n = s.n;
+    return QINS_OK;
+}

@@ -157,6 +157,9 @@ int qins_runfile_attr_double(const qins_runfile_t *f, const char *path, const ch
 int qins_runfile_metric(const qins_runfile_t *f, const char *name, double *value, char *unit, size_t unit_cap);
 // Lists every metric name ("qins8/token_match", ...) in sorted order; free with qins_strv_free.
 int qins_runfile_metric_names(const qins_runfile_t *f, char ***names, size_t *n);
+// The metrics reports show first: root attribute key_metrics (the ones that exist), or every
+// metric when it is absent. Free with qins_strv_free.
+int qins_runfile_key_metrics(const qins_runfile_t *f, char ***names, size_t *n);
 // Lists the children of a group (sorted); free with qins_strv_free. QINS_ERR_RANGE if absent.
 int qins_runfile_children(const qins_runfile_t *f, const char *group, char ***names, size_t *n);
 // Reads a 1-D or 2-D numeric dataset converted to `as` into malloc'd *data; *rows, *cols
