@@ -17,7 +17,7 @@
 #include "results.h"
 
 static int usage(void) {
-    fprintf(stderr, "usage: qins reproduce RUN.h5 [--results DIR] [--tolerance PCT] [--check-only]\n"
+    fprintf(stderr, "usage: qins reproduce RUN.h5 [--results DIR] [--tolerance PCT] [--strict-timing] [--check-only]\n"
                     "  Verifies the model and eval text sha256, runs qins-phaseN (beside qins) with the\n"
                     "  recorded config, and prints every metric side by side: quality metrics must be\n"
                     "  identical, timings within PCT %% (default 25). Exit 0 when they are.\n");
@@ -47,9 +47,10 @@ static bool contains(const struct qins_run_meta *v, size_t n, const char *id) {
 int qins_cli_reproduce(int argc, char **argv) {
     const char *run = NULL, *results = "results";
     double tol = 25;
-    bool check_only = false;
+    bool check_only = false, strict_timing = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--check-only")) check_only = true;
+        else if (!strcmp(argv[i], "--strict-timing")) strict_timing = true;
         else if (argv[i][0] != '-' && !run) run = argv[i];
         else if (i + 1 >= argc) return usage();
         else if (!strcmp(argv[i], "--results")) results = argv[++i];
@@ -151,7 +152,7 @@ int qins_cli_reproduce(int argc, char **argv) {
     // Side by side: every metric of either run.
     char **n1, **n2;
     size_t c1, c2;
-    int differ = 0;
+    int differ = 0, timing_outside = 0;
     if (qins_runfile_metric_names(orig, &n1, &c1) == QINS_OK && qins_runfile_metric_names(rep, &n2, &c2) == QINS_OK) {
         printf("\n%-40s %16s %16s %-10s %s\n", "metric", "recorded", "reproduced", "unit", "verdict");
         size_t i = 0, j = 0;
@@ -172,7 +173,7 @@ int qins_cli_reproduce(int argc, char **argv) {
                 bool ok = rel <= tol || (isnan(a) && isnan(b));
                 snprintf(verdict, sizeof verdict, "%s (timing, %+.1f%%, tolerance %g%%)", ok ? "within" : "OUTSIDE",
                          a != 0 ? 100.0 * (b - a) / fabs(a) : 0.0, tol);
-                differ += !ok;
+                timing_outside += !ok;
             } else {
                 bool same = a == b || (isnan(a) && isnan(b));
                 snprintf(verdict, sizeof verdict, same ? "identical" : "DIFFERS (%.3g)", b - a);
@@ -187,8 +188,15 @@ int qins_cli_reproduce(int argc, char **argv) {
     } else {
         differ = 1;
     }
-    printf("\n%s\n", differ ? "NOT reproduced: see the rows marked above" : "reproduced: quality metrics identical, "
-                                                                            "timings within tolerance");
+    // Quality metrics decide: they are deterministic for a build and thread count. Timings on a
+    // shared machine move with its load, so one outside the tolerance is reported, and fails the
+    // command only with --strict-timing.
+    if (differ) printf("\nNOT reproduced: quality metrics differ (rows marked above)\n");
+    else if (timing_outside)
+        printf("\nreproduced: quality metrics identical; %d timing(s) outside the %g%% tolerance (machine load?)%s\n",
+               timing_outside, tol, strict_timing ? " -- failing because of --strict-timing" : "");
+    else printf("\nreproduced: quality metrics identical, timings within tolerance\n");
+    if (strict_timing) differ += timing_outside;
     qins_runfile_close(rep);
     qins_runfile_close(orig);
     free(after);
