@@ -22,7 +22,9 @@
 //   git_dirty string   "clean" | "dirty" | "unknown" (git status --porcelain at run time)
 //   model_path, model_sha256, eval_path, eval_sha256 strings ("none" when not used)
 //   host string, threads int32, command string (argv joined), tag string ([run] tag)
-//   start_time, end_time strings (UTC ISO 8601), forced int32 0/1, complete int32 0/1
+//   start_time, end_time strings (UTC ISO 8601), start_unix double (seconds since the epoch,
+//   microsecond resolution: orders runs that start within one second), forced int32 0/1,
+//   complete int32 0/1
 //   key_metrics string: comma-separated metric names shown first by reports (optional)
 // Groups (phases write under these; intermediate groups are created on demand):
 //   /metrics/<variant>/<metric>  scalar double, attribute `unit` (string). Naming convention:
@@ -126,6 +128,7 @@ struct qins_run_meta {
     int phase;
     char run_id[96];
     char start_time[32], end_time[32];
+    double start_unix;
     bool forced;
     char tag[128];
     char config_hash[QINS_SHA256_HEX];
@@ -172,7 +175,7 @@ int qins_runfile_strings(const qins_runfile_t *f, const char *path, char ***strs
 void qins_strv_free(char **v, size_t n);
 
 // Lists complete runs under results_dir/phase<N> (phase < 0: every phase 0..9), newest first
-// (start_time, then run id). *n_incomplete counts temp files and *.h5 files that are not
+// (start_unix, then run id). *n_incomplete counts temp files and *.h5 files that are not
 // complete runs (may be NULL). Free *out with free(). A missing directory is an empty list.
 int qins_results_list(const char *results_dir, int phase, struct qins_run_meta **out, size_t *n,
                       size_t *n_incomplete);
