@@ -688,7 +688,8 @@ int qins_path_find(const char *kind, const char *name, char *out, size_t cap) {
         strncat(tried, i ? ", " : "", sizeof tried - strlen(tried) - 1);
         strncat(tried, cand[i], sizeof tried - strlen(tried) - 1);
     }
-    QINS_CHECK(0, QINS_ERR_IO, "%s file '%s' not found (tried %s)", kind, name, tried);
+    qins_log(QINS_LOG_ERROR, "%s file '%s' not found (tried %s)", kind, name, tried);
+    return QINS_ERR_IO;
 }
 
 // ---- phase arguments

@@ -73,3 +73,9 @@ int qins_prompts_write_csv(const struct qins_prompt_set *p, const char *path);
 int qins_prompts_from_config(const qins_config_t *cfg, const struct qins_dataset *d, struct qins_prompt_set *out);
 // Frees the prompts (NULL-safe; the struct may be zeroed).
 void qins_prompts_free(struct qins_prompt_set *p);
+
+struct qins_run;
+// Records what a run used: /data attributes (eval_text, eval_sha256, eval_slice, eval_bytes,
+// calib_slice, calib_bytes, prompts_source) and, when p is not NULL, /generation/prompts,
+// /generation/prompt_ids (strings) and /generation/max_tokens (int32). Returns QINS_OK or an error.
+int qins_dataset_record(struct qins_run *run, const struct qins_dataset *d, const struct qins_prompt_set *p);
