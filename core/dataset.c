@@ -267,7 +267,9 @@ int qins_prompts_load_csv(const char *path, int default_max_tokens, struct qins_
         return st.err;
     }
     QINS_CHECK(out->n > 0, QINS_ERR_FORMAT, "%s: no prompts", path);
-    return QINS_OK;
+    int hs = qins_sha256_file(path, out->sha256);
+    if (hs < 0) qins_prompts_free(out);
+    return hs;
 }
 
 int qins_prompts_derive(const char *text, size_t len, size_t n, int words, int max_tokens,
@@ -363,6 +365,7 @@ int qins_dataset_record(struct qins_run *run, const struct qins_dataset *d, cons
     QINS_TRY(qins_run_attr_int_array(run, "/data", "calib_bytes", ca, 2));
     if (!p) return QINS_OK;
     QINS_TRY(qins_run_attr_str(run, "/data", "prompts_source", p->source));
+    QINS_TRY(qins_run_attr_str(run, "/data", "prompts_sha256", p->sha256));
     const char **texts = calloc(p->n + 1, sizeof *texts), **ids = calloc(p->n + 1, sizeof *ids);
     int32_t *mt = calloc(p->n + 1, sizeof *mt);
     int st = texts && ids && mt ? QINS_OK : QINS_ERR_NOMEM;

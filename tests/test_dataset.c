@@ -78,6 +78,9 @@ Test(dataset, csv_round_trip_with_quotes_commas_newlines) {
     }
     cr_assert_eq(r.items[1].max_tokens, 20);
     cr_assert_eq(r.items[2].max_tokens, 99, "0 means the config's tokens");
+    char h[QINS_SHA256_HEX];
+    cr_assert_eq(qins_sha256_file(path, h), QINS_OK);
+    cr_assert_str_eq(r.sha256, h, "the CSV's hash is kept for the run record");
     qins_prompts_free(&r);
 }
 
