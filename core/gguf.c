@@ -142,17 +142,24 @@ static int rd_kv(struct cursor *c, struct qins_gguf_kv *kv) {
 
 // ---- tensor types
 
+// Block size (values) and bytes per block of every type ggml defines, so that the data range
+// of every tensor is bounds-checked even for types this harness does not dequantise.
 static uint64_t type_block(int type, uint64_t *block_bytes) {
-    switch (type) {
-    case QINS_GGML_F32: *block_bytes = 4; return 1;
-    case QINS_GGML_F16: case QINS_GGML_BF16: *block_bytes = 2; return 1;
-    case QINS_GGML_Q8_0: *block_bytes = 34; return 32;
-    case QINS_GGML_Q4_0: *block_bytes = 18; return 32;
-    case QINS_GGML_Q4_1: *block_bytes = 20; return 32;
-    case QINS_GGML_Q5_0: *block_bytes = 22; return 32;
-    case QINS_GGML_Q5_1: *block_bytes = 24; return 32;
-    default: *block_bytes = 0; return 0;
-    }
+    static const struct { int type; uint32_t blk, bytes; } tab[] = {
+        {0, 1, 4},     {1, 1, 2},      {2, 32, 18},    {3, 32, 20},    {6, 32, 22},   {7, 32, 24},
+        {8, 32, 34},   {9, 32, 36},    {10, 256, 84},  {11, 256, 110}, {12, 256, 144}, {13, 256, 176},
+        {14, 256, 210}, {15, 256, 292}, {16, 256, 66}, {17, 256, 74},  {18, 256, 98}, {19, 256, 50},
+        {20, 32, 18},  {21, 256, 110}, {22, 256, 82},  {23, 256, 136}, {24, 1, 1},    {25, 1, 2},
+        {26, 1, 4},    {27, 1, 8},     {28, 1, 8},     {29, 256, 56},  {30, 1, 2},    {34, 256, 54},
+        {35, 256, 66}, {39, 32, 17},
+    };
+    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
+        if (tab[i].type == type) {
+            *block_bytes = tab[i].bytes;
+            return tab[i].blk;
+        }
+    *block_bytes = 0;
+    return 0;
 }
 
 const char *qins_ggml_type_name(int type) {
@@ -203,14 +210,13 @@ static int rd_tensor(struct cursor *c, struct qins_gguf_tensor *t) {
     t->type = (enum qins_ggml_type)type;
     QINS_TRY(rd(c, &t->offset, 8, t->name));
     uint64_t bb, blk = type_block((int)type, &bb);
-    if (blk == 0) {
-        t->n_bytes = 0; // unknown type: the model loader names it if the tensor is used
-    } else {
-        QINS_CHECK(t->ne[0] % blk == 0, QINS_ERR_FORMAT, "%s: tensor '%s' of type %s has rows of %llu, not a multiple of %llu",
-                   c->label, t->name, qins_ggml_type_name((int)type), (unsigned long long)t->ne[0],
-                   (unsigned long long)blk);
-        t->n_bytes = n / blk * bb;
-    }
+    // A type number ggml does not define means a corrupt file: without its size the data range
+    // could not be checked. Defined-but-unhandled types load; the model loader names them.
+    QINS_CHECK(blk != 0, QINS_ERR_FORMAT, "%s: tensor '%s' has unknown ggml type %u", c->label, t->name, type);
+    QINS_CHECK(t->ne[0] % blk == 0, QINS_ERR_FORMAT, "%s: tensor '%s' of type %s has rows of %llu, not a multiple of %llu",
+               c->label, t->name, qins_ggml_type_name((int)type), (unsigned long long)t->ne[0],
+               (unsigned long long)blk);
+    t->n_bytes = n / blk * bb;
     return 0;
 }
 
@@ -226,9 +232,13 @@ static int parse(qins_gguf_t *g) {
                "%s: GGUF version %u is not supported (2 or 3)", g->path, g->version);
     QINS_TRY(rd(&c, &g->n_tensors, 8, "tensor count"));
     QINS_TRY(rd(&c, &g->n_kv, 8, "metadata count"));
-    QINS_CHECK(g->n_tensors <= GGUF_MAX_TENSORS && g->n_kv <= GGUF_MAX_KV, QINS_ERR_FORMAT,
-               "%s: absurd counts (%llu tensors, %llu metadata keys)", g->path, (unsigned long long)g->n_tensors,
-               (unsigned long long)g->n_kv);
+    // Each key/value takes at least 13 bytes (key length, 1-byte key, type) and each tensor
+    // entry at least 33: larger counts cannot fit, so reject them before allocating.
+    const uint64_t left = c.size - c.pos;
+    QINS_CHECK(g->n_tensors <= GGUF_MAX_TENSORS && g->n_kv <= GGUF_MAX_KV && g->n_kv <= left / 13 &&
+                   g->n_tensors <= left / 33,
+               QINS_ERR_FORMAT, "%s: absurd counts (%llu tensors, %llu metadata keys) for a %zu-byte file", g->path,
+               (unsigned long long)g->n_tensors, (unsigned long long)g->n_kv, g->size);
     g->kv = calloc(g->n_kv ? g->n_kv : 1, sizeof *g->kv);
     g->tensors = calloc(g->n_tensors ? g->n_tensors : 1, sizeof *g->tensors);
     QINS_CHECK(g->kv && g->tensors, QINS_ERR_NOMEM, "%s: out of memory", g->path);

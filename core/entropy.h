@@ -1,0 +1,23 @@
+// core/entropy.h — statistics of code streams: 2^k-bin histograms, Shannon entropy, sparsity.
+// Owns: counting and the formulas. Does not own: producing codes (core/codec.h) or coding them
+// (core/huffman.h). Errors: negative qins_status (ARG) from the functions that can fail.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec.h"
+
+// Adds the n codes to hist (nbins entries, not cleared first: call repeatedly to accumulate).
+// Codes >= nbins -> QINS_ERR_RANGE (nothing is added). Returns 0 or < 0.
+int qins_entropy_histogram(const uint16_t *codes, size_t n, uint64_t *hist, size_t nbins);
+// Returns the Shannon entropy in bits/symbol of the distribution in hist (0 for an empty one).
+double qins_entropy_bits(const uint64_t *hist, size_t nbins);
+// Returns the fraction of counted codes whose mask entry is non-zero (0 for an empty histogram).
+double qins_entropy_fraction(const uint64_t *hist, const uint8_t *mask, size_t nbins);
+// Marks in mask (2^k entries) the codes of a lossy codec whose value is within tol of zero, in
+// units of the group scale (tol = 0: exactly zero; QINS_LOG uses its largest range, 24 octaves).
+// Returns the number of codes marked, or < 0.
+int qins_entropy_zero_mask(const struct qins_codec_params *p, float tol, uint8_t *mask);
+// Sparsity of a code stream: the fraction of codes at the zero/near-zero codes of mask.
+// Returns the fraction, or a negative status on a bad code.
+double qins_entropy_sparsity(const uint16_t *codes, size_t n, const uint8_t *mask, size_t nbins);

@@ -1,0 +1,222 @@
+// core/forward.c — the transformer forward pass, read top to bottom: ops, then one layer,
+// then the whole model. Every projection goes through its linear slot; every named tensor is
+// shown to the observers; K/V go through the store interface.
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "model.h"
+
+// ---------------------------------------------------------------------------------------------
+// ops
+
+// out (n) = x (n) * w (n) / sqrt(mean(x^2) + eps); the sum in double as ggml does.
+static void rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    float scale = (float)(1.0 / sqrt(ss / n + eps));
+    for (int i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
+}
+
+// Rotates the first n_rot dims of each head of x (n_heads*head_dim) at cache row `pos`.
+static void rope(float *x, int n_heads, int head_dim, int n_rot, bool neox, const float *cos_row, const float *sin_row) {
+    const int half = n_rot / 2;
+    for (int h = 0; h < n_heads; h++) {
+        float *v = x + (size_t)h * head_dim;
+        for (int i = 0; i < half; i++) {
+            int a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
+            float x0 = v[a], x1 = v[b], c = cos_row[i], s = sin_row[i];
+            v[a] = x0 * c - x1 * s;
+            v[b] = x0 * s + x1 * c;
+        }
+    }
+}
+
+static inline float silu(float x) { return x / (1.0f + expf(-x)); }
+
+static int linear(struct qins_linear *lin, const float *x, int n_tok, float *y) {
+    return lin->impl ? lin->impl(lin, x, n_tok, y) : qins_linear_fp32(lin, x, n_tok, y);
+}
+
+static void observe(struct qins_model *m, int layer, enum qins_site site, const float *x, int n_tok, int dim) {
+    for (int i = 0; i < m->n_observers; i++) m->observers[i].fn(m->observers[i].user, layer, site, x, n_tok, dim);
+}
+
+// Causal (optionally sliding-window) attention of n_tok queries at positions pos0.. over the
+// first pos0+n_tok cache rows. Each (token, head) pair is computed by one thread in a fixed
+// order, so the result does not depend on the thread count.
+static void attention(const struct qins_hparams *hp, struct qins_state *s, int n_tok, int pos0, const float *kc,
+                      const float *vc) {
+    const int H = hp->n_head, D = hp->head_dim, kv_dim = hp->n_head_kv * D, group = H / hp->n_head_kv;
+    const float scale = 1.0f / sqrtf((float)D);
+    int n_threads = omp_get_max_threads();
+    if (n_threads > s->n_threads_scratch) n_threads = s->n_threads_scratch;
+    // Only batches are worth a parallel region: after one, idle OpenMP threads spin for a while
+    // and would steal the cores from OpenBLAS's own threads in the next single-token sgemv.
+#pragma omp parallel for schedule(static) num_threads(n_threads) if (n_tok > 1)
+    for (int th = 0; th < n_tok * H; th++) {
+        const int t = th / H, h = th % H, g = h / group, p = pos0 + t;
+        float *sc = s->scores + (size_t)omp_get_thread_num() * s->n_ctx;
+        const float *q = s->q + (size_t)t * H * D + (size_t)h * D;
+        int j0 = hp->sliding_window > 0 && p - hp->sliding_window + 1 > 0 ? p - hp->sliding_window + 1 : 0;
+        float mx = -INFINITY;
+        for (int j = j0; j <= p; j++) {
+            const float *k = kc + (size_t)j * kv_dim + (size_t)g * D;
+            float dot = 0;
+            for (int d = 0; d < D; d++) dot += q[d] * k[d];
+            sc[j] = dot * scale;
+            if (sc[j] > mx) mx = sc[j];
+        }
+        float sum = 0;
+        for (int j = j0; j <= p; j++) {
+            sc[j] = expf(sc[j] - mx);
+            sum += sc[j];
+        }
+        float inv = 1.0f / sum, *out = s->att + (size_t)t * H * D + (size_t)h * D;
+        for (int d = 0; d < D; d++) out[d] = 0;
+        for (int j = j0; j <= p; j++) {
+            const float *v = vc + (size_t)j * kv_dim + (size_t)g * D;
+            float a = sc[j] * inv;
+            for (int d = 0; d < D; d++) out[d] += a * v[d];
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// one layer: x (T, E) is updated in place
+
+static int layer_forward(struct qins_model *m, struct qins_state *s, int l, int n_tok, int pos0) {
+    const struct qins_hparams *hp = &m->hp;
+    struct qins_layer *L = &m->layers[l];
+    const int E = hp->n_embd, D = hp->head_dim, qd = hp->n_head * D, kvd = hp->n_head_kv * D, F = hp->n_ff;
+    const int half = hp->n_rot / 2;
+
+    for (int t = 0; t < n_tok; t++) rmsnorm(s->xb + (size_t)t * E, s->x + (size_t)t * E, L->attn_norm, E, hp->rms_eps);
+    observe(m, l, QINS_SITE_ATTN_IN, s->xb, n_tok, E);
+    QINS_TRY(linear(&L->wq, s->xb, n_tok, s->q));
+    QINS_TRY(linear(&L->wk, s->xb, n_tok, s->k));
+    QINS_TRY(linear(&L->wv, s->xb, n_tok, s->v));
+    observe(m, l, QINS_SITE_Q, s->q, n_tok, qd);
+    observe(m, l, QINS_SITE_K, s->k, n_tok, kvd);
+    observe(m, l, QINS_SITE_V, s->v, n_tok, kvd);
+    for (int t = 0; t < n_tok; t++) {
+        const float *c = s->rope_cos + (size_t)(pos0 + t) * half, *sn = s->rope_sin + (size_t)(pos0 + t) * half;
+        rope(s->q + (size_t)t * qd, hp->n_head, D, hp->n_rot, hp->rope_neox, c, sn);
+        rope(s->k + (size_t)t * kvd, hp->n_head_kv, D, hp->n_rot, hp->rope_neox, c, sn);
+    }
+    QINS_TRY(qins_kv_append(s->kv, l, pos0, n_tok, s->k, s->v));
+    const float *kc, *vc;
+    QINS_TRY(qins_kv_view(s->kv, l, pos0 + n_tok, &kc, &vc));
+    attention(hp, s, n_tok, pos0, kc, vc);
+    observe(m, l, QINS_SITE_ATTN_OUT, s->att, n_tok, qd);
+    QINS_TRY(linear(&L->wo, s->att, n_tok, s->xb2));
+    observe(m, l, QINS_SITE_O, s->xb2, n_tok, E);
+    for (size_t i = 0; i < (size_t)n_tok * E; i++) s->x[i] += s->xb2[i];
+
+    for (int t = 0; t < n_tok; t++) rmsnorm(s->xb + (size_t)t * E, s->x + (size_t)t * E, L->ffn_norm, E, hp->rms_eps);
+    observe(m, l, QINS_SITE_FFN_IN, s->xb, n_tok, E);
+    QINS_TRY(linear(&L->wgate, s->xb, n_tok, s->hb));
+    QINS_TRY(linear(&L->wup, s->xb, n_tok, s->hb2));
+    observe(m, l, QINS_SITE_GATE, s->hb, n_tok, F);
+    observe(m, l, QINS_SITE_UP, s->hb2, n_tok, F);
+    for (size_t i = 0; i < (size_t)n_tok * F; i++) s->hb[i] = silu(s->hb[i]) * s->hb2[i];
+    observe(m, l, QINS_SITE_FFN_ACT, s->hb, n_tok, F);
+    QINS_TRY(linear(&L->wdown, s->hb, n_tok, s->xb2));
+    observe(m, l, QINS_SITE_DOWN, s->xb2, n_tok, E);
+    for (size_t i = 0; i < (size_t)n_tok * E; i++) s->x[i] += s->xb2[i];
+    observe(m, l, QINS_SITE_RESID, s->x, n_tok, E);
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// the model
+
+int qins_forward(struct qins_model *m, struct qins_state *s, const int32_t *tokens, int n_tok, int pos0,
+                 bool all_logits) {
+    const struct qins_hparams *hp = &m->hp;
+    const int E = hp->n_embd, V = hp->n_vocab;
+    QINS_CHECK(n_tok > 0 && n_tok <= s->max_batch, QINS_ERR_RANGE, "forward: batch of %d tokens (max %d)", n_tok,
+               s->max_batch);
+    QINS_CHECK(pos0 >= 0 && pos0 + n_tok <= s->n_ctx, QINS_ERR_RANGE,
+               "forward: positions %d..%d exceed the context of %d tokens", pos0, pos0 + n_tok - 1, s->n_ctx);
+    for (int t = 0; t < n_tok; t++) {
+        QINS_CHECK(tokens[t] >= 0 && tokens[t] < V, QINS_ERR_RANGE, "forward: token id %d outside the vocabulary of %d",
+                   tokens[t], V);
+        memcpy(s->x + (size_t)t * E, m->tok_embd + (size_t)tokens[t] * E, E * sizeof(float));
+    }
+    for (int l = 0; l < hp->n_layer; l++) QINS_TRY(layer_forward(m, s, l, n_tok, pos0));
+    const int first = all_logits ? 0 : n_tok - 1, n_out = all_logits ? n_tok : 1;
+    for (int t = 0; t < n_out; t++)
+        rmsnorm(s->xb + (size_t)t * E, s->x + (size_t)(first + t) * E, m->output_norm, E, hp->rms_eps);
+    QINS_TRY(linear(&m->output, s->xb, n_out, s->logits));
+    observe(m, -1, QINS_SITE_LOGITS, s->logits, n_out, V);
+    m->counters.forward_calls++;
+    m->counters.tokens += (uint64_t)n_tok;
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// state
+
+int qins_state_init(const struct qins_model *m, int n_ctx, int max_batch, struct qins_kv_store *kv,
+                    struct qins_state **out) {
+    *out = NULL;
+    const struct qins_hparams *hp = &m->hp;
+    QINS_CHECK(n_ctx > 0 && n_ctx <= hp->n_ctx_train, QINS_ERR_ARG,
+               "context %d is larger than the model's context length %d (or not positive)", n_ctx, hp->n_ctx_train);
+    QINS_CHECK(max_batch > 0 && max_batch <= n_ctx, QINS_ERR_ARG, "batch %d with context %d", max_batch, n_ctx);
+    QINS_CHECK(kv && kv->n_layer == hp->n_layer && kv->n_ctx >= n_ctx && kv->kv_dim == hp->n_head_kv * hp->head_dim,
+               QINS_ERR_ARG, "kv store does not match the model (layers, context or kv width)");
+    struct qins_state *s = calloc(1, sizeof *s);
+    QINS_CHECK(s, QINS_ERR_NOMEM, "out of memory");
+    const size_t B = (size_t)max_batch, E = hp->n_embd, qd = (size_t)hp->n_head * hp->head_dim,
+                 kvd = (size_t)hp->n_head_kv * hp->head_dim, F = hp->n_ff, V = hp->n_vocab, half = hp->n_rot / 2;
+    s->n_ctx = n_ctx;
+    s->max_batch = max_batch;
+    s->kv = kv;
+    s->n_threads_scratch = omp_get_num_procs() > omp_get_max_threads() ? omp_get_num_procs() : omp_get_max_threads();
+    s->x = calloc(B * E, 4);
+    s->xb = calloc(B * E, 4);
+    s->xb2 = calloc(B * E, 4);
+    s->q = calloc(B * qd, 4);
+    s->k = calloc(B * kvd, 4);
+    s->v = calloc(B * kvd, 4);
+    s->att = calloc(B * qd, 4);
+    s->hb = calloc(B * F, 4);
+    s->hb2 = calloc(B * F, 4);
+    s->logits = calloc(B * V, 4);
+    s->scores = calloc((size_t)s->n_threads_scratch * n_ctx, 4);
+    s->rope_cos = calloc((size_t)n_ctx * half, 4);
+    s->rope_sin = calloc((size_t)n_ctx * half, 4);
+    if (!s->x || !s->xb || !s->xb2 || !s->q || !s->k || !s->v || !s->att || !s->hb || !s->hb2 || !s->logits ||
+        !s->scores || !s->rope_cos || !s->rope_sin) {
+        qins_state_free(s);
+        QINS_CHECK(0, QINS_ERR_NOMEM, "out of memory for a context of %d", n_ctx);
+    }
+    // LongRoPE (phi3): llama.cpp picks the long factors when the context exceeds the original
+    // training context, the short ones otherwise; attn_factor scales cos/sin.
+    const float *factors = NULL;
+    if (m->rope_short || m->rope_long)
+        factors = (hp->n_ctx_orig > 0 && n_ctx > hp->n_ctx_orig && m->rope_long) ? m->rope_long : m->rope_short;
+    const float mscale = hp->rope_attn_factor;
+    for (size_t i = 0; i < half; i++) {
+        double inv_freq = pow((double)hp->rope_base, -2.0 * (double)i / hp->n_rot);
+        if (factors) inv_freq /= factors[i];
+        for (int p = 0; p < n_ctx; p++) {
+            double theta = p * inv_freq;
+            s->rope_cos[(size_t)p * half + i] = (float)cos(theta) * mscale;
+            s->rope_sin[(size_t)p * half + i] = (float)sin(theta) * mscale;
+        }
+    }
+    *out = s;
+    return 0;
+}
+
+void qins_state_free(struct qins_state *s) {
+    if (!s) return;
+    free(s->x); free(s->xb); free(s->xb2); free(s->q); free(s->k); free(s->v); free(s->att);
+    free(s->hb); free(s->hb2); free(s->logits); free(s->scores); free(s->rope_cos); free(s->rope_sin);
+    free(s);
+}

@@ -1,0 +1,53 @@
+// core/kv.h — the KV-cache store interface and the two plain stores (FP32, FP16).
+// Owns: where keys/values live between forward calls and how attention reads them back.
+// Does not own: attention math (core/forward.c) or codecs (paged codec stores implement this
+// same interface elsewhere). Errors are negative qins_status values.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+struct qins_kv_store;
+
+struct qins_kv_store_vtable {
+    // Stores n_tok rows of K and V (each (n_tok, kv_dim), K already rotated) at positions
+    // pos .. pos+n_tok-1 of layer. Positions arrive in order; pos may restart at 0 after clear.
+    int (*append)(struct qins_kv_store *s, int layer, int pos, int n_tok, const float *k, const float *v);
+    // Makes positions 0 .. n_pos-1 of layer readable as FP32 (n_pos, kv_dim) arrays. The pointers
+    // stay valid until the next call on the store.
+    int (*view)(struct qins_kv_store *s, int layer, int n_pos, const float **k, const float **v);
+    // Forgets every position (start of a new sequence).
+    void (*clear)(struct qins_kv_store *s);
+    // Bytes the store holds for the positions written so far (codes + scales + headers + the
+    // FP32 page being filled), all layers.
+    size_t (*stored_bytes)(const struct qins_kv_store *s);
+    void (*free)(struct qins_kv_store *s);
+};
+
+struct qins_kv_store {
+    const struct qins_kv_store_vtable *vt;
+    const char *name;  // "fp32", "fp16", "qins8", …
+    int n_layer;
+    int n_ctx;         // positions per layer
+    int kv_dim;        // n_head_kv * head_dim
+    int n_pos;         // positions written so far (same for every layer after a full forward)
+    uint64_t bytes_read;    // counter: stored bytes read by view()
+    uint64_t bytes_written; // counter: stored bytes written by append()
+};
+
+// Creates an FP32 store: view() returns pointers into the store itself (no copy).
+int qins_kv_store_fp32_init(int n_layer, int n_ctx, int kv_dim, struct qins_kv_store **out);
+// Creates an FP16 store: append rounds to binary16, view() converts into a scratch buffer.
+int qins_kv_store_fp16_init(int n_layer, int n_ctx, int kv_dim, struct qins_kv_store **out);
+
+// Convenience wrappers (NULL-safe free).
+static inline int qins_kv_append(struct qins_kv_store *s, int layer, int pos, int n_tok, const float *k, const float *v) {
+    return s->vt->append(s, layer, pos, n_tok, k, v);
+}
+static inline int qins_kv_view(struct qins_kv_store *s, int layer, int n_pos, const float **k, const float **v) {
+    return s->vt->view(s, layer, n_pos, k, v);
+}
+static inline void qins_kv_clear(struct qins_kv_store *s) { s->vt->clear(s); }
+static inline size_t qins_kv_stored_bytes(const struct qins_kv_store *s) { return s->vt->stored_bytes(s); }
+static inline void qins_kv_free(struct qins_kv_store *s) {
+    if (s) s->vt->free(s);
+}

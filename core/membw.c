@@ -1,0 +1,88 @@
+// core/membw.c — bandwidth and GFLOP/s probes (best of several repetitions).
+#include "membw.h"
+
+#include <cblas.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "common.h"
+#include "model.h"
+
+static volatile float sink;
+
+double qins_measure_read_gbps(size_t bytes, int n_threads) {
+    size_t n = bytes / sizeof(float);
+    float *buf = qins_alloc_aligned(n * sizeof(float));
+    if (!buf) return -1;
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+    for (size_t i = 0; i < n; i++) buf[i] = (float)(i & 255); // first touch by the reading threads
+    double best = 0;
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = qins_time_now();
+        float total = 0;
+#pragma omp parallel for num_threads(n_threads) schedule(static) reduction(+ : total)
+        for (int th = 0; th < n_threads; th++) {
+            size_t lo = n * th / n_threads, hi = n * (th + 1) / n_threads;
+            float acc[16] = {0};
+            for (size_t i = lo; i + 16 <= hi; i += 16)
+                for (int j = 0; j < 16; j++) acc[j] += buf[i + j];
+            for (int j = 0; j < 16; j++) total += acc[j];
+        }
+        double dt = qins_time_now() - t0;
+        sink = total;
+        if (bytes / dt / 1e9 > best) best = bytes / dt / 1e9;
+    }
+    free(buf);
+    return best;
+}
+
+double qins_measure_memcpy_gbps(size_t bytes) {
+    char *a = qins_alloc_aligned(bytes), *b = qins_alloc_aligned(bytes);
+    if (!a || !b) {
+        free(a);
+        free(b);
+        return -1;
+    }
+    memset(a, 1, bytes);
+    memset(b, 2, bytes);
+    double best = 0;
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = qins_time_now();
+        memcpy(b, a, bytes);
+        double dt = qins_time_now() - t0;
+        sink = b[bytes / 2];
+        if (bytes / dt / 1e9 > best) best = bytes / dt / 1e9;
+    }
+    free(a);
+    free(b);
+    return best;
+}
+
+double qins_measure_sgemm_gflops(int m, int n, int k, int n_threads) {
+    float *A = qins_alloc_aligned((size_t)m * k * 4), *B = qins_alloc_aligned((size_t)n * k * 4),
+          *C = qins_alloc_aligned((size_t)m * n * 4);
+    if (!A || !B || !C) {
+        free(A), free(B), free(C);
+        return -1;
+    }
+    for (size_t i = 0; i < (size_t)m * k; i++) A[i] = (float)((i * 7) % 13) * 0.01f;
+    for (size_t i = 0; i < (size_t)n * k; i++) B[i] = (float)((i * 5) % 11) * 0.01f;
+    qins_set_threads(n_threads);
+    double best = 0;
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = qins_time_now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, A, k, B, k, 0.0f, C, n);
+        double dt = qins_time_now() - t0, g = 2.0 * m * n * k / dt / 1e9;
+        if (g > best) best = g;
+    }
+    free(A), free(B), free(C);
+    return best;
+}
+
+size_t qins_peak_rss_bytes(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (size_t)ru.ru_maxrss * 1024;
+}

@@ -1,0 +1,259 @@
+// core/model.c — loading llama/phi3 GGUF models into linear slots (views, no copies for F32).
+#include "model.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+const char *qins_site_name(enum qins_site site) {
+    static const char *names[QINS_SITE_COUNT] = {"attn_in", "q", "k", "v", "attn_out", "o", "ffn_in",
+                                                 "gate", "up", "ffn_act", "down", "resid", "logits"};
+    return site >= 0 && site < QINS_SITE_COUNT ? names[site] : "?";
+}
+
+void qins_set_threads(int n) {
+    if (n < 1) n = 1;
+    openblas_set_num_threads(n);
+    omp_set_num_threads(n);
+}
+
+// ---- tensor access
+
+// Returns an FP32 view of a tensor with the expected shape: the mapping itself for F32, else
+// a dequantised copy owned by the model.
+static int tensor_f32(struct qins_model *m, const char *name, int n_dims, const uint64_t *ne, bool optional,
+                      const float **out) {
+    *out = NULL;
+    const struct qins_gguf_tensor *t = qins_gguf_find_tensor(m->gguf, name);
+    if (!t) {
+        if (optional) return 0;
+        QINS_CHECK(0, QINS_ERR_FORMAT, "%s: tensor '%s' is missing", m->path, name);
+    }
+    for (int d = 0; d < 4; d++) {
+        uint64_t want = d < n_dims ? ne[d] : 1;
+        QINS_CHECK(t->ne[d] == want, QINS_ERR_FORMAT,
+                   "%s: tensor '%s' has shape [%llu, %llu, %llu], expected [%llu, %llu] from the metadata", m->path,
+                   name, (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], (unsigned long long)t->ne[2],
+                   (unsigned long long)ne[0], (unsigned long long)(n_dims > 1 ? ne[1] : 1));
+    }
+    QINS_CHECK(qins_ggml_type_supported(t->type), QINS_ERR_UNSUPPORTED,
+               "%s: tensor '%s' has type %s, which this harness does not load (F32, F16, BF16, Q8_0)", m->path, name,
+               qins_ggml_type_name(t->type));
+    m->weight_bytes += t->n_elements * sizeof(float);
+    if (t->type == QINS_GGML_F32 && ((uintptr_t)t->data & 3) == 0) {
+        *out = t->data;
+        return 0;
+    }
+    float *copy = qins_alloc_aligned(t->n_elements * sizeof(float));
+    QINS_CHECK(copy, QINS_ERR_NOMEM, "%s: out of memory dequantising '%s'", m->path, name);
+    float **owned = realloc(m->owned, (m->n_owned + 1) * sizeof *owned);
+    if (!owned) {
+        free(copy);
+        QINS_CHECK(0, QINS_ERR_NOMEM, "out of memory");
+    }
+    m->owned = owned;
+    m->owned[m->n_owned++] = copy;
+    QINS_TRY(qins_gguf_tensor_to_f32(t, copy));
+    *out = copy;
+    return 0;
+}
+
+static int layer_tensor(struct qins_model *m, int layer, const char *suffix, int n_dims, uint64_t ne0, uint64_t ne1,
+                        const float **out) {
+    char name[96];
+    snprintf(name, sizeof name, "blk.%d.%s.weight", layer, suffix);
+    return tensor_f32(m, name, n_dims, (uint64_t[]){ne0, ne1}, false, out);
+}
+
+static void slot_init(struct qins_linear *lin, struct qins_model *m, int layer, enum qins_site site, const char *tag,
+                      const float *w, int n_in, int n_out) {
+    memset(lin, 0, sizeof *lin);
+    if (layer >= 0) snprintf(lin->name, sizeof lin->name, "blk.%d.%s", layer, tag);
+    else snprintf(lin->name, sizeof lin->name, "%s", tag);
+    lin->layer = layer;
+    lin->site = site;
+    lin->n_in = n_in;
+    lin->n_out = n_out;
+    lin->w = w;
+    lin->w_stored_bytes = (size_t)n_in * n_out * sizeof(float);
+    lin->counters = &m->counters;
+}
+
+// ---- hyper-parameters
+
+static int get_u32(struct qins_model *m, const char *arch, const char *suffix, bool optional, uint32_t dflt, int *out) {
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    uint32_t v;
+    int st = qins_gguf_get_u32(m->gguf, key, &v);
+    if (st == QINS_ERR_RANGE) {
+        QINS_CHECK(optional, QINS_ERR_FORMAT, "%s: metadata key '%s' is missing", m->path, key);
+        v = dflt;
+    } else if (st < 0) {
+        return st;
+    }
+    QINS_CHECK(v <= (1u << 30), QINS_ERR_FORMAT, "%s: metadata '%s' = %u is absurd", m->path, key, v);
+    *out = (int)v;
+    return 0;
+}
+
+static int get_f32(struct qins_model *m, const char *arch, const char *suffix, float dflt, float *out) {
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    int st = qins_gguf_get_f32(m->gguf, key, out);
+    if (st == QINS_ERR_RANGE) *out = dflt;
+    else if (st < 0) return st;
+    QINS_CHECK(isfinite(*out), QINS_ERR_FORMAT, "%s: metadata '%s' is not finite", m->path, key);
+    return 0;
+}
+
+static int load_hparams(struct qins_model *m) {
+    struct qins_hparams *hp = &m->hp;
+    char arch[64];
+    int st = qins_gguf_get_str(m->gguf, "general.architecture", arch, sizeof arch);
+    QINS_CHECK(st == 0, QINS_ERR_FORMAT, "%s: metadata 'general.architecture' is missing", m->path);
+    if (!strcmp(arch, "llama")) hp->arch = QINS_ARCH_LLAMA;
+    else if (!strcmp(arch, "phi3")) hp->arch = QINS_ARCH_PHI3;
+    else QINS_CHECK(0, QINS_ERR_UNSUPPORTED, "%s: architecture '%s' is not supported (llama, phi3)", m->path, arch);
+    QINS_TRY(get_u32(m, arch, "block_count", false, 0, &hp->n_layer));
+    QINS_TRY(get_u32(m, arch, "embedding_length", false, 0, &hp->n_embd));
+    QINS_TRY(get_u32(m, arch, "feed_forward_length", false, 0, &hp->n_ff));
+    QINS_TRY(get_u32(m, arch, "attention.head_count", false, 0, &hp->n_head));
+    QINS_TRY(get_u32(m, arch, "attention.head_count_kv", true, (uint32_t)hp->n_head, &hp->n_head_kv));
+    QINS_TRY(get_u32(m, arch, "context_length", false, 0, &hp->n_ctx_train));
+    QINS_CHECK(hp->n_layer > 0 && hp->n_embd > 0 && hp->n_ff > 0 && hp->n_head > 0 && hp->n_head_kv > 0 &&
+                   hp->n_ctx_train > 0,
+               QINS_ERR_FORMAT, "%s: zero-sized hyper-parameters", m->path);
+    QINS_CHECK(hp->n_head % hp->n_head_kv == 0, QINS_ERR_FORMAT, "%s: %d heads are not a multiple of %d kv heads",
+               m->path, hp->n_head, hp->n_head_kv);
+    QINS_TRY(get_u32(m, arch, "attention.key_length", true, (uint32_t)(hp->n_embd / hp->n_head), &hp->head_dim));
+    int value_length;
+    QINS_TRY(get_u32(m, arch, "attention.value_length", true, (uint32_t)hp->head_dim, &value_length));
+    QINS_CHECK(hp->head_dim > 0 && value_length == hp->head_dim, QINS_ERR_UNSUPPORTED,
+               "%s: key length %d and value length %d differ", m->path, hp->head_dim, value_length);
+    QINS_TRY(get_u32(m, arch, "rope.dimension_count", true, (uint32_t)hp->head_dim, &hp->n_rot));
+    QINS_CHECK(hp->n_rot > 0 && hp->n_rot <= hp->head_dim && hp->n_rot % 2 == 0, QINS_ERR_FORMAT,
+               "%s: rope dimension %d with head dim %d", m->path, hp->n_rot, hp->head_dim);
+    QINS_TRY(get_f32(m, arch, "attention.layer_norm_rms_epsilon", 1e-5f, &hp->rms_eps));
+    QINS_TRY(get_f32(m, arch, "rope.freq_base", 10000.0f, &hp->rope_base));
+    QINS_TRY(get_u32(m, arch, "attention.sliding_window", true, 0, &hp->sliding_window));
+    QINS_TRY(get_u32(m, arch, "rope.scaling.original_context_length", true, 0, &hp->n_ctx_orig));
+    QINS_TRY(get_f32(m, arch, "rope.scaling.attn_factor", 1.0f, &hp->rope_attn_factor));
+    hp->rope_neox = hp->arch == QINS_ARCH_PHI3;
+    return 0;
+}
+
+// ---- weights
+
+static int load_weights(struct qins_model *m) {
+    struct qins_hparams *hp = &m->hp;
+    const int E = hp->n_embd, D = hp->head_dim, H = hp->n_head, HK = hp->n_head_kv, F = hp->n_ff;
+    const struct qins_gguf_tensor *te = qins_gguf_find_tensor(m->gguf, "token_embd.weight");
+    QINS_CHECK(te, QINS_ERR_FORMAT, "%s: tensor 'token_embd.weight' is missing", m->path);
+    hp->n_vocab = (int)te->ne[1];
+    QINS_CHECK(te->ne[1] > 0 && te->ne[1] < (1u << 24), QINS_ERR_FORMAT, "%s: vocabulary of %llu", m->path,
+               (unsigned long long)te->ne[1]);
+    const int V = hp->n_vocab;
+    QINS_TRY(tensor_f32(m, "token_embd.weight", 2, (uint64_t[]){E, V}, false, &m->tok_embd));
+    QINS_TRY(tensor_f32(m, "output_norm.weight", 1, (uint64_t[]){E}, false, &m->output_norm));
+    const float *out_w;
+    QINS_TRY(tensor_f32(m, "output.weight", 2, (uint64_t[]){E, V}, true, &out_w));
+    slot_init(&m->output, m, -1, QINS_SITE_LOGITS, "output", out_w ? out_w : m->tok_embd, E, V);
+    if (hp->n_ctx_orig > 0 || qins_gguf_find_tensor(m->gguf, "rope_factors_short.weight")) {
+        QINS_TRY(tensor_f32(m, "rope_factors_short.weight", 1, (uint64_t[]){hp->n_rot / 2}, true, &m->rope_short));
+        QINS_TRY(tensor_f32(m, "rope_factors_long.weight", 1, (uint64_t[]){hp->n_rot / 2}, true, &m->rope_long));
+    }
+    m->layers = calloc(hp->n_layer, sizeof *m->layers);
+    QINS_CHECK(m->layers, QINS_ERR_NOMEM, "out of memory");
+    for (int l = 0; l < hp->n_layer; l++) {
+        struct qins_layer *L = &m->layers[l];
+        QINS_TRY(layer_tensor(m, l, "attn_norm", 1, E, 1, &L->attn_norm));
+        QINS_TRY(layer_tensor(m, l, "ffn_norm", 1, E, 1, &L->ffn_norm));
+        const float *wq, *wk, *wv, *wo, *wg, *wu, *wd;
+        if (hp->arch == QINS_ARCH_PHI3) {
+            // fused qkv: rows q (H*D) then k (HK*D) then v (HK*D); split as views
+            const float *qkv, *gu;
+            QINS_TRY(layer_tensor(m, l, "attn_qkv", 2, E, (uint64_t)(H + 2 * HK) * D, &qkv));
+            wq = qkv;
+            wk = qkv + (size_t)H * D * E;
+            wv = wk + (size_t)HK * D * E;
+            // fused ffn_up: rows gate (F) then up (F)
+            QINS_TRY(layer_tensor(m, l, "ffn_up", 2, E, 2 * (uint64_t)F, &gu));
+            wg = gu;
+            wu = gu + (size_t)F * E;
+        } else {
+            QINS_TRY(layer_tensor(m, l, "attn_q", 2, E, (uint64_t)H * D, &wq));
+            QINS_TRY(layer_tensor(m, l, "attn_k", 2, E, (uint64_t)HK * D, &wk));
+            QINS_TRY(layer_tensor(m, l, "attn_v", 2, E, (uint64_t)HK * D, &wv));
+            QINS_TRY(layer_tensor(m, l, "ffn_gate", 2, E, F, &wg));
+            QINS_TRY(layer_tensor(m, l, "ffn_up", 2, E, F, &wu));
+        }
+        QINS_TRY(layer_tensor(m, l, "attn_output", 2, (uint64_t)H * D, E, &wo));
+        QINS_TRY(layer_tensor(m, l, "ffn_down", 2, F, E, &wd));
+        slot_init(&L->wq, m, l, QINS_SITE_Q, "attn_q", wq, E, H * D);
+        slot_init(&L->wk, m, l, QINS_SITE_K, "attn_k", wk, E, HK * D);
+        slot_init(&L->wv, m, l, QINS_SITE_V, "attn_v", wv, E, HK * D);
+        slot_init(&L->wo, m, l, QINS_SITE_O, "attn_output", wo, H * D, E);
+        slot_init(&L->wgate, m, l, QINS_SITE_GATE, "ffn_gate", wg, E, F);
+        slot_init(&L->wup, m, l, QINS_SITE_UP, "ffn_up", wu, E, F);
+        slot_init(&L->wdown, m, l, QINS_SITE_DOWN, "ffn_down", wd, F, E);
+    }
+    return 0;
+}
+
+int qins_model_load(const char *path, struct qins_model **out) {
+    *out = NULL;
+    struct qins_model *m = calloc(1, sizeof *m);
+    QINS_CHECK(m, QINS_ERR_NOMEM, "out of memory");
+    snprintf(m->path, sizeof m->path, "%s", path);
+    int st = qins_gguf_open(path, &m->gguf);
+    if (st == 0) st = load_hparams(m);
+    if (st == 0) st = load_weights(m);
+    if (st < 0) {
+        qins_model_free(m);
+        return st;
+    }
+    *out = m;
+    return 0;
+}
+
+void qins_model_free(struct qins_model *m) {
+    if (!m) return;
+    for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
+    free(m->owned);
+    free(m->layers);
+    qins_gguf_free(m->gguf);
+    free(m);
+}
+
+struct qins_linear *qins_model_slot(struct qins_model *m, int layer, int index) {
+    if (layer < 0 || layer >= m->hp.n_layer || index < 0 || index >= QINS_SLOTS_PER_LAYER) return NULL;
+    struct qins_layer *L = &m->layers[layer];
+    struct qins_linear *slots[QINS_SLOTS_PER_LAYER] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->wgate, &L->wup, &L->wdown};
+    return slots[index];
+}
+
+int qins_model_add_observer(struct qins_model *m, qins_observer_fn fn, void *user) {
+    QINS_CHECK(m->n_observers < QINS_MAX_OBSERVERS, QINS_ERR_RANGE, "too many observers (max %d)", QINS_MAX_OBSERVERS);
+    m->observers[m->n_observers].fn = fn;
+    m->observers[m->n_observers].user = user;
+    m->n_observers++;
+    return 0;
+}
+
+void qins_model_clear_observers(struct qins_model *m) { m->n_observers = 0; }
+
+int qins_linear_fp32(struct qins_linear *lin, const float *x, int n_tok, float *y) {
+    if (n_tok == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, lin->n_out, lin->n_in, 1.0f, lin->w, lin->n_in, x, 1, 0.0f, y, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tok, lin->n_out, lin->n_in, 1.0f, x, lin->n_in, lin->w,
+                    lin->n_in, 0.0f, y, lin->n_out);
+    if (lin->counters) lin->counters->weight_bytes_read += lin->w_stored_bytes;
+    return 0;
+}

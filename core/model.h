@@ -1,0 +1,142 @@
+// core/model.h — a loaded GGUF transformer (llama, phi3), its linear slots, observers and
+// counters, and the forward pass (core/forward.c). Owns: hyper-parameters, weight views into
+// the mmapped file (F32) or dequantised copies (F16/BF16/Q8_0), per-sequence state.
+// Does not own: tokenization, KV storage policy (core/kv.h), codecs. Errors: negative status.
+//
+// Dimension names used in shape comments: E = n_embd, H = n_head, HK = n_head_kv,
+// D = head_dim, F = n_ff, V = n_vocab, T = tokens in a batch, P = positions in the cache.
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gguf.h"
+#include "kv.h"
+
+enum qins_arch { QINS_ARCH_LLAMA = 0, QINS_ARCH_PHI3 = 1 };
+
+struct qins_hparams {
+    enum qins_arch arch;
+    int n_layer, n_embd, n_head, n_head_kv, head_dim, n_ff, n_vocab;
+    int n_ctx_train;      // `<arch>.context_length` (stories260K says 2048 but was trained at 512)
+    int n_rot;            // rope dimension count (<= head_dim)
+    float rms_eps;
+    float rope_base;
+    bool rope_neox;       // phi3 rotates the two halves of each head; llama rotates adjacent pairs
+    int sliding_window;   // 0 = none
+    int n_ctx_orig;       // LongRoPE original context (phi3), 0 if absent
+    float rope_attn_factor; // LongRoPE scaling of cos/sin (1 if absent)
+};
+
+// Every projection is a slot. sites name where a slot or an observed tensor sits in a layer.
+enum qins_site {
+    QINS_SITE_ATTN_IN = 0, // normed input of q/k/v (T, E)
+    QINS_SITE_Q,           // q projection output (T, H*D), before RoPE
+    QINS_SITE_K,           // k projection output (T, HK*D), before RoPE
+    QINS_SITE_V,           // v projection output (T, HK*D)
+    QINS_SITE_ATTN_OUT,    // attention output before o-projection (T, H*D)
+    QINS_SITE_O,           // o projection output (T, E)
+    QINS_SITE_FFN_IN,      // normed input of gate/up (T, E)
+    QINS_SITE_GATE,        // gate projection output (T, F)
+    QINS_SITE_UP,          // up projection output (T, F)
+    QINS_SITE_FFN_ACT,     // silu(gate)*up, input of down (T, F)
+    QINS_SITE_DOWN,        // down projection output (T, E)
+    QINS_SITE_RESID,       // residual stream after the layer (T, E)
+    QINS_SITE_LOGITS,      // output logits (T, V), layer = -1
+    QINS_SITE_COUNT
+};
+const char *qins_site_name(enum qins_site site);
+
+// Counters a forward pass accumulates (reset by the caller).
+struct qins_counters {
+    uint64_t forward_calls, tokens;
+    uint64_t weight_bytes_read;   // bytes of weight storage read by linear slots
+    uint64_t qins_encode_elems;   // elements passed through a QINS encode (slots + stores)
+    uint64_t qins_decode_elems;   // elements passed through a QINS decode
+    uint64_t qins_decode_ops;     // decode calls (one per slot invocation / page read)
+};
+
+struct qins_linear;
+// A slot implementation: y (T, n_out) = f(x (T, n_in)). Returns 0 or < 0.
+typedef int (*qins_linear_fn)(struct qins_linear *lin, const float *x, int n_tok, float *y);
+
+struct qins_linear {
+    char name[48];       // "blk.3.attn_v"
+    int layer;
+    enum qins_site site; // QINS_SITE_Q/K/V/O/GATE/UP/DOWN, or LOGITS for the output matrix
+    int n_in, n_out;
+    const float *w;      // (n_out, n_in) row-major FP32; a view (mmap or a fused tensor's rows)
+    size_t w_stored_bytes; // bytes of the weight as stored by the active implementation
+    qins_linear_fn impl; // NULL = FP32 OpenBLAS (the baseline)
+    void *impl_ctx;      // owned by whoever installed impl
+    struct qins_counters *counters;
+};
+
+// The default FP32 slot implementation (sgemm, or sgemv for one token).
+int qins_linear_fp32(struct qins_linear *lin, const float *x, int n_tok, float *y);
+
+typedef void (*qins_observer_fn)(void *user, int layer, enum qins_site site, const float *x, int n_tok, int dim);
+
+struct qins_layer {
+    const float *attn_norm, *ffn_norm; // (E)
+    struct qins_linear wq, wk, wv, wo;   // q (H*D, E), k/v (HK*D, E), o (E, H*D)
+    struct qins_linear wgate, wup, wdown; // gate/up (F, E), down (E, F)
+};
+
+#define QINS_MAX_OBSERVERS 8
+
+struct qins_model {
+    struct qins_hparams hp;
+    qins_gguf_t *gguf;
+    char path[1024];
+    const float *tok_embd;   // (V, E)
+    const float *output_norm; // (E)
+    struct qins_linear output; // (V, E); a view of tok_embd when tied
+    const float *rope_short, *rope_long; // (n_rot/2) LongRoPE factors or NULL
+    struct qins_layer *layers;
+    float **owned;           // dequantised copies we must free
+    int n_owned;
+    size_t weight_bytes;     // FP32 bytes of all weights as used by the forward pass
+    struct qins_counters counters;
+    struct { qins_observer_fn fn; void *user; } observers[QINS_MAX_OBSERVERS];
+    int n_observers;
+};
+
+// Loads a GGUF model (path as given; see qins_model_path_resolve for bare names).
+// Returns 0 or < 0 with a one-line message (missing file, bad GGUF, unknown arch/type).
+int qins_model_load(const char *path, struct qins_model **out);
+void qins_model_free(struct qins_model *m);
+// Number of linear slots per layer (7) and access by index 0..6 (q,k,v,o,gate,up,down).
+struct qins_linear *qins_model_slot(struct qins_model *m, int layer, int index);
+#define QINS_SLOTS_PER_LAYER 7
+// Adds an observer called at every site; returns 0 or QINS_ERR_RANGE when full.
+int qins_model_add_observer(struct qins_model *m, qins_observer_fn fn, void *user);
+void qins_model_clear_observers(struct qins_model *m);
+// Sets the thread count for OpenBLAS and OpenMP (results are deterministic per count).
+void qins_set_threads(int n);
+
+// ---- per-sequence state
+
+struct qins_state {
+    int n_ctx, max_batch;
+    struct qins_kv_store *kv; // not owned
+    float *x, *xb, *xb2;      // (max_batch, E) residual and scratch
+    float *q, *k, *v, *att;   // (max_batch, H*D), (max_batch, HK*D) x2, (max_batch, H*D)
+    float *hb, *hb2;          // (max_batch, F)
+    float *logits;            // (max_batch, V)
+    float *scores;            // (threads, n_ctx) attention scores scratch
+    float *rope_cos, *rope_sin; // (n_ctx, n_rot/2) precomputed
+    int n_threads_scratch;
+};
+
+// Creates the state for contexts up to n_ctx (<= the model's trained/metadata context) and
+// batches up to max_batch tokens; kv is the store to use (the caller owns it).
+int qins_state_init(const struct qins_model *m, int n_ctx, int max_batch, struct qins_kv_store *kv,
+                    struct qins_state **out);
+void qins_state_free(struct qins_state *s);
+
+// Runs n_tok tokens at positions pos0.. through the model. Writes logits for every token
+// into s->logits (n_tok, V) when all_logits, else only the last token's into s->logits[0..V).
+// Returns 0 or < 0 (bad token id, context overflow, store error).
+int qins_forward(struct qins_model *m, struct qins_state *s, const int32_t *tokens, int n_tok, int pos0,
+                 bool all_logits);

@@ -1,0 +1,125 @@
+// tests/test_forward.c — the forward pass against llama.cpp's greedy continuations and logits
+// on stories260K (../shared/reference/stories260K_greedy.jsonl), determinism across threads.
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "eval.h"
+#include "helpers/shared_paths.h"
+#include "model.h"
+
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc(n + 1);
+    cr_assert_eq(fread(buf, 1, n, f), (size_t)n);
+    buf[n] = 0;
+    fclose(f);
+    return buf;
+}
+
+static void load(struct qins_model **m, struct qins_kv_store **kv, struct qins_state **s, int ctx) {
+    char path[1200];
+    if (test_model_path("stories260K.gguf", path, sizeof path)) return;
+    cr_assert_eq(qins_model_load(path, m), 0);
+    cr_assert_eq(qins_kv_store_fp32_init((*m)->hp.n_layer, ctx, (*m)->hp.n_head_kv * (*m)->hp.head_dim, kv), 0);
+    cr_assert_eq(qins_state_init(*m, ctx, ctx, *kv, s), 0);
+}
+
+Test(forward, greedy_ids_and_logits_match_llama_cpp) {
+    char ref[1200];
+    if (test_shared_path("reference/stories260K_greedy.jsonl", ref, sizeof ref)) return;
+    struct qins_model *m;
+    struct qins_kv_store *kv;
+    struct qins_state *s;
+    load(&m, &kv, &s, 256);
+    char *text = slurp(ref), *line = strtok(text, "\n");
+    int cases = 0;
+    double max_logit_err = 0;
+    for (; line; line = strtok(NULL, "\n"), cases++) {
+        cJSON *j = cJSON_Parse(line);
+        cr_assert_not_null(j);
+        cJSON *pids = cJSON_GetObjectItem(j, "prompt_ids"), *steps = cJSON_GetObjectItem(j, "steps");
+        int np = cJSON_GetArraySize(pids), ns = cJSON_GetArraySize(steps);
+        int32_t prompt[64], got[128];
+        for (int i = 0; i < np; i++) prompt[i] = cJSON_GetArrayItem(pids, i)->valueint;
+        float *logits = malloc((size_t)ns * m->hp.n_vocab * sizeof(float));
+        cr_assert_eq(qins_generate_greedy(m, s, prompt, np, ns, -1, got, logits), ns);
+        for (int i = 0; i < ns; i++) {
+            cJSON *st = cJSON_GetArrayItem(steps, i);
+            cr_assert_eq(got[i], cJSON_GetObjectItem(st, "id")->valueint, "prompt %d step %d", cases, i);
+            cJSON *top = cJSON_GetObjectItem(st, "top");
+            for (int t = 0; t < cJSON_GetArraySize(top); t++) {
+                cJSON *pair = cJSON_GetArrayItem(top, t);
+                int id = cJSON_GetArrayItem(pair, 0)->valueint;
+                double want = cJSON_GetArrayItem(pair, 1)->valuedouble;
+                double err = fabs(logits[(size_t)i * m->hp.n_vocab + id] - want);
+                if (err > max_logit_err) max_logit_err = err;
+            }
+        }
+        free(logits);
+        cJSON_Delete(j);
+    }
+    cr_assert_eq(cases, 4);
+    // llama.cpp keeps its KV cache in F16 and rounds Q to F16 for the KQ product; we run FP32
+    // throughout, so logits (~10-20) differ by up to ~0.016 after 64 steps. A wrong RoPE, norm
+    // or GQA mapping moves them by whole units.
+    cr_assert_lt(max_logit_err, 0.05, "max |logit - llama.cpp logit| = %g", max_logit_err);
+    free(text);
+    qins_state_free(s);
+    qins_kv_free(kv);
+    qins_model_free(m);
+}
+
+Test(forward, bit_identical_for_a_given_thread_count_and_batch_vs_single) {
+    struct qins_model *m;
+    struct qins_kv_store *kv;
+    struct qins_state *s;
+    load(&m, &kv, &s, 64);
+    int32_t prompt[16] = {1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 268, 269, 270};
+    const int V = m->hp.n_vocab;
+    float *a = malloc(16 * V * 4), *b = malloc(16 * V * 4);
+    qins_set_threads(1);
+    qins_kv_clear(kv);
+    cr_assert_eq(qins_forward(m, s, prompt, 16, 0, true), 0);
+    memcpy(a, s->logits, 16 * V * 4);
+    qins_kv_clear(kv);
+    cr_assert_eq(qins_forward(m, s, prompt, 16, 0, true), 0);
+    cr_assert_eq(memcmp(a, s->logits, 16 * V * 4), 0, "same thread count must be bit-identical");
+    // one token at a time gives the same logits up to sgemm-vs-sgemv summation order
+    qins_kv_clear(kv);
+    double max_err = 0;
+    for (int t = 0; t < 16; t++) {
+        cr_assert_eq(qins_forward(m, s, prompt + t, 1, t, false), 0);
+        memcpy(b + t * V, s->logits, V * 4);
+        for (int i = 0; i < V; i++) max_err = fmax(max_err, fabs(a[t * V + i] - b[t * V + i]));
+    }
+    cr_assert_lt(max_err, 1e-3, "batched vs token-by-token logits differ by %g", max_err);
+    qins_set_threads(2);
+    free(a);
+    free(b);
+    qins_state_free(s);
+    qins_kv_free(kv);
+    qins_model_free(m);
+}
+
+Test(forward, context_larger_than_the_model_is_an_error) {
+    char path[1200];
+    if (test_model_path("stories260K.gguf", path, sizeof path)) return;
+    struct qins_model *m;
+    struct qins_kv_store *kv;
+    struct qins_state *s;
+    cr_assert_eq(qins_model_load(path, &m), 0);
+    cr_assert_eq(qins_kv_store_fp32_init(m->hp.n_layer, 4096, m->hp.n_head_kv * m->hp.head_dim, &kv), 0);
+    cr_assert_eq(qins_state_init(m, 4096, 64, kv, &s), QINS_ERR_ARG);
+    cr_assert_null(s);
+    qins_kv_free(kv);
+    qins_model_free(m);
+}

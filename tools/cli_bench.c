@@ -1,0 +1,129 @@
+// tools/cli_bench.c — `qins bench`: prompt-processing and generation tokens/s at 1 and 2
+// threads, read as fractions of what the machine measures in the same process (read GB/s for
+// generation, OpenBLAS sgemm GFLOP/s at the model's shapes for prompt processing).
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_util.h"
+#include "common.h"
+#include "membw.h"
+#include "model.h"
+#include "paths.h"
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+int qins_cli_bench(int argc, char **argv) {
+    static const char *const options[] = {"--model", "--threads", "--pp", "--tg", "--reps", NULL},
+                             *const flags[] = {"--json", NULL};
+    struct cli_args a = {"bench", argc, argv, options, flags, {0}, 0};
+    if (cli_parse(&a) < 0) return 2;
+    long pp, tg, reps;
+    if (cli_int(&a, "--pp", 1, 4096, 128, &pp) < 0 || cli_int(&a, "--tg", 1, 4096, 64, &tg) < 0 ||
+        cli_int(&a, "--reps", 1, 100, 5, &reps) < 0)
+        return 2;
+    const char *threads_spec = cli_opt(&a, "--threads") ? cli_opt(&a, "--threads") : "1,2";
+    const char *name = cli_opt(&a, "--model") ? cli_opt(&a, "--model") : a.positional[0];
+    char path[1024];
+    struct qins_model *m;
+    if (qins_model_path_resolve(name, path, sizeof path) < 0 || qins_model_load(path, &m) < 0) return 1;
+    const struct qins_hparams *hp = &m->hp;
+    int ctx = (int)(pp + tg + 1);
+    if (ctx > hp->n_ctx_train) {
+        fprintf(stderr, "qins bench: pp + tg = %d exceeds the model context %d\n", ctx, hp->n_ctx_train);
+        qins_model_free(m);
+        return 2;
+    }
+    struct qins_kv_store *kv;
+    struct qins_state *s;
+    if (qins_kv_store_fp32_init(hp->n_layer, ctx, hp->n_head_kv * hp->head_dim, &kv) < 0 ||
+        qins_state_init(m, ctx, (int)pp, kv, &s) < 0) {
+        qins_model_free(m);
+        return 1;
+    }
+    // matmul parameters touched per token: every slot plus the output matrix
+    double params = (double)hp->n_vocab * hp->n_embd;
+    for (int l = 0; l < hp->n_layer; l++)
+        for (int i = 0; i < QINS_SLOTS_PER_LAYER; i++) {
+            struct qins_linear *lin = qins_model_slot(m, l, i);
+            params += (double)lin->n_in * lin->n_out;
+        }
+    int32_t *tokens = malloc(pp * sizeof *tokens);
+    for (long i = 0; i < pp; i++) tokens[i] = (int32_t)(1 + (i * 7919) % (hp->n_vocab - 1));
+    double *samples = malloc(reps * sizeof *samples);
+    const bool json = cli_flag(&a, "--json");
+    if (!json)
+        printf("model %s: %s, %d layers, embd %d, ffn %d, vocab %d, %.1f M matmul params (%.1f MB FP32)\n", path,
+               hp->arch == QINS_ARCH_PHI3 ? "phi3" : "llama", hp->n_layer, hp->n_embd, hp->n_ff, hp->n_vocab,
+               params / 1e6, params * 4 / 1e6);
+    else
+        printf("{\"model\":\"%s\",\"params\":%.0f,\"runs\":[", path, params);
+    char spec[64];
+    snprintf(spec, sizeof spec, "%s", threads_spec);
+    int first = 1;
+    for (char *tok = strtok(spec, ","); tok; tok = strtok(NULL, ",")) {
+        int nt = atoi(tok);
+        if (nt < 1 || nt > 256) {
+            fprintf(stderr, "qins bench: bad thread count '%s'\n", tok);
+            continue;
+        }
+        double read_gbps = qins_measure_read_gbps((size_t)512 << 20, nt);
+        double sgemm = qins_measure_sgemm_gflops((int)pp, hp->n_ff, hp->n_embd, nt);
+        qins_set_threads(nt);
+        // prompt processing: one batch of pp tokens from position 0, median of reps
+        qins_kv_clear(kv);
+        qins_forward(m, s, tokens, (int)pp, 0, false); // warm-up
+        for (long r = 0; r < reps; r++) {
+            qins_kv_clear(kv);
+            double t0 = qins_time_now();
+            if (qins_forward(m, s, tokens, (int)pp, 0, false) < 0) return 1;
+            samples[r] = qins_time_now() - t0;
+        }
+        double pp_s = median(samples, (int)reps), pp_tok_s = pp / pp_s, pp_gflops = 2.0 * params * pp / pp_s / 1e9;
+        // generation: tg single-token steps after a BOS, median per-token time over reps runs
+        uint64_t bytes0 = m->counters.weight_bytes_read, tok0 = m->counters.tokens;
+        for (long r = 0; r < reps; r++) {
+            qins_kv_clear(kv);
+            int32_t t = 1;
+            qins_forward(m, s, &t, 1, 0, false);
+            double t0 = qins_time_now();
+            for (long i = 0; i < tg; i++) {
+                t = tokens[i % pp];
+                if (qins_forward(m, s, &t, 1, (int)i + 1, false) < 0) return 1;
+            }
+            samples[r] = (qins_time_now() - t0) / tg;
+        }
+        double tg_tok_s = 1.0 / median(samples, (int)reps);
+        double bytes_per_tok = (double)(m->counters.weight_bytes_read - bytes0) / (m->counters.tokens - tok0);
+        double bw_limit = read_gbps * 1e9 / bytes_per_tok;
+        if (json)
+            printf("%s{\"threads\":%d,\"read_gbps\":%.3f,\"sgemm_gflops\":%.3f,\"pp\":%ld,\"pp_tok_s\":%.2f,"
+                   "\"pp_gflops\":%.3f,\"pp_fraction_of_sgemm\":%.4f,\"tg\":%ld,\"tg_tok_s\":%.2f,"
+                   "\"weight_bytes_per_token\":%.0f,\"tg_bandwidth_limit_tok_s\":%.2f,\"tg_fraction_of_bandwidth\":%.4f}",
+                   first ? "" : ",", nt, read_gbps, sgemm, pp, pp_tok_s, pp_gflops, pp_gflops / sgemm, tg, tg_tok_s,
+                   bytes_per_tok, bw_limit, tg_tok_s / bw_limit);
+        else
+            printf("threads %d: read %.2f GB/s, sgemm %.1f GFLOP/s | pp%ld %.1f tok/s = %.1f GFLOP/s (%.0f %% of sgemm) | "
+                   "tg%ld %.1f tok/s, %.2f MB/token, bandwidth limit %.1f tok/s (%.0f %%)\n",
+                   nt, read_gbps, sgemm, pp, pp_tok_s, pp_gflops, 100 * pp_gflops / sgemm, tg, tg_tok_s,
+                   bytes_per_tok / 1e6, bw_limit, 100 * tg_tok_s / bw_limit);
+        first = 0;
+    }
+    if (json) printf("],\"peak_rss_bytes\":%zu}\n", qins_peak_rss_bytes());
+    else printf("peak RSS %.1f MB\n", qins_peak_rss_bytes() / 1e6);
+    free(tokens);
+    free(samples);
+    qins_state_free(s);
+    qins_kv_free(kv);
+    qins_model_free(m);
+    return 0;
+}

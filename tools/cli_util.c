@@ -1,0 +1,130 @@
+// tools/cli_util.c — strict option parsing for the qins subcommands.
+#include "cli_util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool in_list(const char *const *list, const char *s) {
+    for (; list && *list; list++)
+        if (!strcmp(*list, s)) return true;
+    return false;
+}
+
+int cli_parse(struct cli_args *a) {
+    a->n_positional = 0;
+    for (int i = 1; i < a->argc; i++) {
+        const char *s = a->argv[i];
+        if (!strncmp(s, "--", 2)) {
+            if (in_list(a->flags, s)) continue;
+            if (in_list(a->options, s)) {
+                if (i + 1 >= a->argc) {
+                    fprintf(stderr, "qins %s: option %s needs a value\n", a->cmd, s);
+                    return -1;
+                }
+                i++;
+                continue;
+            }
+            fprintf(stderr, "qins %s: unknown option '%s'\n", a->cmd, s);
+            return -1;
+        }
+        if (a->n_positional >= 4) {
+            fprintf(stderr, "qins %s: unexpected argument '%s'\n", a->cmd, s);
+            return -1;
+        }
+        a->positional[a->n_positional++] = s;
+    }
+    return 0;
+}
+
+const char *cli_opt(const struct cli_args *a, const char *name) {
+    const char *v = NULL;
+    for (int i = 1; i + 1 < a->argc; i++)
+        if (!strcmp(a->argv[i], name)) v = a->argv[++i];
+        else if (in_list(a->options, a->argv[i])) i++;
+    return v;
+}
+
+bool cli_flag(const struct cli_args *a, const char *name) {
+    for (int i = 1; i < a->argc; i++) {
+        if (in_list(a->options, a->argv[i])) {
+            i++;
+            continue;
+        }
+        if (!strcmp(a->argv[i], name)) return true;
+    }
+    return false;
+}
+
+int cli_int(const struct cli_args *a, const char *name, long lo, long hi, long dflt, long *out) {
+    const char *v = cli_opt(a, name);
+    if (!v) {
+        *out = dflt;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < lo || x > hi) {
+        fprintf(stderr, "qins %s: %s must be an integer in [%ld, %ld], got '%s'\n", a->cmd, name, lo, hi, v);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+char *cli_read_file(const char *cmd, const char *path, long *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "qins %s: cannot open '%s': %s\n", cmd, path, strerror(errno));
+        return NULL;
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        fprintf(stderr, "qins %s: cannot read '%s'\n", cmd, path);
+        free(buf);
+        fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+#include <unistd.h>
+
+#include "kv_paged.h"
+#include "model.h"
+#include "paths.h"
+#include "tokenizer.h"
+
+int cli_load_model(const struct cli_args *a, struct qins_model **m, struct qins_tokenizer **tok) {
+    *m = NULL;
+    *tok = NULL;
+    const char *name = cli_opt(a, "--model") ? cli_opt(a, "--model") : a->positional[0];
+    if (!name) {
+        fprintf(stderr, "qins %s: no model given (--model FILE)\n", a->cmd);
+        return -1;
+    }
+    long threads;
+    if (cli_int(a, "--threads", 1, 1024, sysconf(_SC_NPROCESSORS_ONLN), &threads) < 0) return -1;
+    qins_set_threads((int)threads);
+    char path[1024];
+    if (qins_model_path_resolve(name, path, sizeof path) < 0 || qins_model_load(path, m) < 0) return -1;
+    if (qins_tokenizer_init_gguf((*m)->gguf, tok) < 0) {
+        qins_model_free(*m);
+        *m = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+int cli_kv_spec(const struct cli_args *a, struct qins_kv_spec *spec) {
+    const char *kv = cli_opt(a, "--kv");
+    return qins_kv_spec_parse(kv ? kv : "fp32", spec) < 0 ? -1 : 0;
+}

@@ -1,0 +1,135 @@
+// tools/cli_write_gguf.c — `qins write-gguf`: a random-weight model of a named shape.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "common.h"
+#include "gguf.h"
+#include "model_writer.h"
+#include "paths.h"
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: qins write-gguf --shape phi3.5-mini|tiny-llama|tiny-phi3 --out FILE [--type f32|f16|bf16|q8_0]\n"
+               "                       [--layers N] [--seed S] [--vocab VOCAB.gguf]\n"
+               "  weights ~ N(0, 0.02) from the seed (default 42), norms 1; the vocab is a fake SPM one\n"
+               "  unless --vocab names a GGUF whose tokenizer.* keys are copied (e.g. ggml-vocab-phi-3.gguf).\n");
+}
+
+// Fills s for a named shape. Returns 0, or -1 for an unknown name.
+static int shape_spec(const char *shape, struct qins_random_model_spec *s) {
+    memset(s, 0, sizeof *s);
+    if (!strcmp(shape, "phi3.5-mini")) { // microsoft/Phi-3.5-mini-instruct dimensions
+        s->arch = "phi3";
+        s->name = "qins-random-phi3.5-mini";
+        s->n_layer = 2;
+        s->n_embd = 3072;
+        s->n_head = 32;
+        s->n_head_kv = 32;
+        s->n_ff = 8192;
+        s->n_vocab = 32064;
+        s->n_ctx = 131072;
+        s->n_ctx_orig = 4096;
+        s->rope_factors = true;
+        s->rope_attn_factor = 1.1902381f; // sqrt(1 + ln(131072/4096) / ln(4096)), as llama.cpp's converter
+        s->sliding_window = 262144;
+    } else if (!strcmp(shape, "tiny-llama")) {
+        s->arch = "llama";
+        s->n_layer = 2;
+        s->n_embd = 64;
+        s->n_head = 4;
+        s->n_head_kv = 2;
+        s->n_ff = 96;
+        s->n_vocab = 300;
+        s->n_ctx = 256;
+    } else if (!strcmp(shape, "tiny-phi3")) {
+        s->arch = "phi3";
+        s->n_layer = 2;
+        s->n_embd = 64;
+        s->n_head = 4;
+        s->n_head_kv = 4;
+        s->n_ff = 96;
+        s->n_vocab = 300;
+        s->n_ctx = 1024;
+        s->n_ctx_orig = 256;
+        s->rope_factors = true;
+    } else {
+        return -1;
+    }
+    s->seed = 42;
+    s->weight_type = QINS_GGML_F32;
+    return 0;
+}
+
+int qins_cli_write_gguf(int argc, char **argv) {
+    const char *shape = NULL, *out = NULL, *type = "f32", *vocab = NULL;
+    long layers = -1;
+    unsigned long long seed = 42;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "qins write-gguf: '%s' needs a value (or is unknown)\n", a);
+            return 2;
+        }
+        const char *v = argv[++i];
+        char *end = NULL;
+        if (!strcmp(a, "--shape")) shape = v;
+        else if (!strcmp(a, "--out")) out = v;
+        else if (!strcmp(a, "--type")) type = v;
+        else if (!strcmp(a, "--vocab")) vocab = v;
+        else if (!strcmp(a, "--layers")) {
+            layers = strtol(v, &end, 10);
+            if (*end || layers < 1 || layers > 1000) {
+                fprintf(stderr, "qins write-gguf: --layers wants 1..1000, got '%s'\n", v);
+                return 2;
+            }
+        } else if (!strcmp(a, "--seed")) {
+            seed = strtoull(v, &end, 0);
+            if (*end || !*v) {
+                fprintf(stderr, "qins write-gguf: --seed wants an integer, got '%s'\n", v);
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "qins write-gguf: unknown option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!shape || !out) {
+        usage(stderr);
+        return 2;
+    }
+    struct qins_random_model_spec s;
+    if (shape_spec(shape, &s) < 0) {
+        fprintf(stderr, "qins write-gguf: unknown shape '%s' (phi3.5-mini, tiny-llama, tiny-phi3)\n", shape);
+        return 2;
+    }
+    if (!strcmp(type, "f32")) s.weight_type = QINS_GGML_F32;
+    else if (!strcmp(type, "f16")) s.weight_type = QINS_GGML_F16;
+    else if (!strcmp(type, "bf16")) s.weight_type = QINS_GGML_BF16;
+    else if (!strcmp(type, "q8_0")) s.weight_type = QINS_GGML_Q8_0;
+    else {
+        fprintf(stderr, "qins write-gguf: --type must be f32, f16, bf16 or q8_0, got '%s'\n", type);
+        return 2;
+    }
+    if (layers > 0) s.n_layer = (uint32_t)layers;
+    s.seed = seed;
+    qins_gguf_t *vg = NULL;
+    if (vocab) {
+        char path[4096];
+        if (qins_model_path_resolve(vocab, path, sizeof path) < 0 || qins_gguf_open(path, &vg) < 0) return 1;
+        s.vocab_src = vg;
+        s.n_vocab = 0; // take the vocab file's size
+    }
+    double t0 = qins_time_now();
+    int st = qins_model_write_random(&s, out);
+    qins_gguf_free(vg);
+    if (st < 0) return 1; // the core logged one line
+    fprintf(stderr, "qins write-gguf: wrote %s (%s, %u layers, %s, seed %llu) in %.1f s\n", out, shape, s.n_layer,
+            type, seed, qins_time_now() - t0);
+    return 0;
+}
