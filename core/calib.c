@@ -150,12 +150,13 @@ int qins_calib_init(struct qins_calib *c, const struct qins_model *m, uint64_t l
     const int kvd = m->hp.n_head_kv * m->hp.head_dim;
     for (int l = 0; l < L && l < 64; l++) {
         if (!(layer_mask >> l & 1)) continue;
-        // Distinct seeds per (layer, site) keep samples independent yet reproducible.
+        // The input and output of a layer share a seed: both see the same tokens in the same
+        // order, so they draw alike and row k of one is the same token as row k of the other.
         int st = qins_calib_stats_init(&c->in[l], m->hp.n_embd, opts->reservoir, opts->max_rows, opts->max_heldout,
-                                       opts->seed + 2 * (uint64_t)l);
+                                       opts->seed + (uint64_t)l);
         if (st == 0 && c->v)
             st = qins_calib_stats_init(&c->v[l], kvd, opts->reservoir, opts->max_rows, opts->max_heldout,
-                                       opts->seed + 2 * (uint64_t)l + 1);
+                                       opts->seed + (uint64_t)l);
         if (st < 0) {
             qins_calib_free(c);
             return st;

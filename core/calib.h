@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common.h"
 #include "model.h"
 
 // Statistics of one (layer, site): dim channels. Rows arrive in two splits: "fit" rows feed the
@@ -57,7 +58,8 @@ struct qins_calib {
     uint64_t layer_mask;        // bit l = capture layer l (layers >= 64 cannot be selected)
     bool heldout;               // split the observer currently feeds
     struct qins_calib_stats *in; // (n_layer) ATTN_IN stats; dim 0 when the layer is not captured
-    struct qins_calib_stats *v;  // (n_layer) V stats when capture_v, else NULL
+    struct qins_calib_stats *v;  // (n_layer) V stats when capture_v, else NULL; row k of v[l]
+                                 // is the same token as row k of in[l] (same seed, same draws)
     int n_unexpected;           // observer calls whose dimension did not match (ignored)
 };
 
