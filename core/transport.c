@@ -90,7 +90,8 @@ int qins_transport_kind_parse(const char *s, enum qins_transport_kind *out) {
             *out = (enum qins_transport_kind)i;
             return 0;
         }
-    QINS_CHECK(0, QINS_ERR_ARG, "unknown transport '%s' (none, literal, jacobian, lstsq)", s);
+    qins_log_error_at(__FILE__, __LINE__, __func__, "unknown transport '%s' (none, literal, jacobian, lstsq)", s);
+    return QINS_ERR_ARG;
 }
 
 const char *qins_op_point_name(enum qins_op_point op) { return (unsigned)op < QINS_OP_COUNT ? op_names[op] : "?"; }
@@ -101,7 +102,8 @@ int qins_op_point_parse(const char *s, enum qins_op_point *out) {
             *out = (enum qins_op_point)i;
             return 0;
         }
-    QINS_CHECK(0, QINS_ERR_ARG, "unknown operating point '%s' (mean, median, absmean)", s);
+    qins_log_error_at(__FILE__, __LINE__, __func__, "unknown operating point '%s' (mean, median, absmean)", s);
+    return QINS_ERR_ARG;
 }
 
 int qins_transport_params_validate(const struct qins_transport_params *p) {
