@@ -103,7 +103,9 @@ int qins_codec_parse(const char *spec, struct qins_codec_params *out) {
         out->bits = bits;
         return QINS_OK;
     }
-    QINS_CHECK(0, QINS_ERR_ARG, "unknown codec '%s' (fp32, fp16, bf16, int<k>, nf<k>, qins<k>, qinslog<k>)", spec);
+    qins_log_error_at(__FILE__, __LINE__, __func__,
+                      "unknown codec '%s' (fp32, fp16, bf16, int<k>, nf<k>, qins<k>, qinslog<k>)", spec);
+    return QINS_ERR_ARG;
 }
 
 const char *qins_codec_name(const struct qins_codec_params *p, char *buf, size_t cap) {

@@ -8,3 +8,8 @@ int qins_cli_generate(int argc, char **argv);
 int qins_cli_perplexity(int argc, char **argv);
 int qins_cli_bench(int argc, char **argv);
 int qins_cli_write_gguf(int argc, char **argv);
+int qins_cli_prompts(int argc, char **argv);
+int qins_cli_runs(int argc, char **argv);
+int qins_cli_report(int argc, char **argv);
+int qins_cli_reproduce(int argc, char **argv);
+int qins_cli_config(int argc, char **argv);

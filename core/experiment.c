@@ -1,0 +1,319 @@
+// core/experiment.c — the shared phase runner: inputs, evaluations, quality metrics, latency.
+#include "experiment.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "gate.h"
+#include "progress.h"
+
+// ---- open / close
+
+static int tokenize_inputs(struct qins_exp *e) {
+    const size_t n = e->prompts.n;
+    e->prompt_ids = calloc(n, sizeof *e->prompt_ids);
+    e->n_prompt_ids = calloc(n, sizeof *e->n_prompt_ids);
+    QINS_CHECK(e->prompt_ids && e->n_prompt_ids, QINS_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        const char *t = e->prompts.items[i].text;
+        QINS_TRY(qins_tokenizer_encode(e->tok, t, strlen(t), true, &e->prompt_ids[i], &len));
+        e->n_prompt_ids[i] = (int)len;
+        QINS_CHECK((int)len + e->prompts.items[i].max_tokens <= e->model->hp.n_ctx_train, QINS_ERR_ARG,
+                   "prompt '%s': %zu prompt tokens + %d generated exceed the model context %d", e->prompts.items[i].id,
+                   len, e->prompts.items[i].max_tokens, e->model->hp.n_ctx_train);
+    }
+    size_t n_eval;
+    QINS_TRY(qins_tokenizer_encode(e->tok, e->data.text + e->data.eval_b0, e->data.eval_b1 - e->data.eval_b0, true,
+                                   &e->eval_ids, &n_eval));
+    e->n_eval = (int64_t)n_eval;
+    QINS_CHECK(e->n_eval >= e->ctx, QINS_ERR_ARG, "eval slice %s gives %lld tokens, fewer than one window of %d",
+               e->data.eval_spec, (long long)e->n_eval, e->ctx);
+    return 0;
+}
+
+int qins_exp_open(struct qins_exp *e, int phase, int argc, char **argv, const struct qins_cfg_key *const *tables) {
+    memset(e, 0, sizeof *e);
+    e->phase = phase;
+    e->t_start = qins_time_now();
+    QINS_TRY(qins_phase_args_parse(argc, argv, &e->args));
+    const struct qins_cfg_key *all[8] = {0};
+    for (int i = 0; tables && tables[i] && i < 6; i++) all[i] = tables[i];
+    if (e->args.help_config) {
+        const struct qins_cfg_key *with_run[9] = {qins_config_run_keys};
+        for (int i = 0; all[i]; i++) with_run[i + 1] = all[i];
+        qins_config_print_doc(stdout, with_run);
+        return 1;
+    }
+    QINS_TRY(qins_config_new(&e->cfg, all));
+    QINS_TRY(qins_config_load_file(e->cfg, e->args.config_path));
+    for (size_t i = 0; i < e->args.n_overrides; i++) QINS_TRY(qins_config_set(e->cfg, e->args.overrides[i]));
+    if (phase > 0) QINS_TRY(qins_gate_require(phase - 1, e->args.results_dir, e->args.force));
+
+    e->ctx = (int)qins_config_int(e->cfg, "run", "ctx");
+    e->eval_chunks = (int)qins_config_int(e->cfg, "run", "eval_chunks");
+    e->threads = (int)qins_config_int(e->cfg, "run", "threads");
+    if (e->threads <= 0) e->threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    qins_set_threads(e->threads);
+
+    QINS_TRY(qins_path_find("model", qins_config_str(e->cfg, "run", "model"), e->model_path, sizeof e->model_path));
+    QINS_TRY(qins_model_load(e->model_path, &e->model));
+    QINS_CHECK(e->ctx <= e->model->hp.n_ctx_train, QINS_ERR_ARG, "[run] ctx = %d is larger than the model's context %d",
+               e->ctx, e->model->hp.n_ctx_train);
+    QINS_TRY(qins_tokenizer_init_gguf(e->model->gguf, &e->tok));
+    QINS_TRY(qins_dataset_load(e->cfg, &e->data));
+    QINS_TRY(qins_prompts_from_config(e->cfg, &e->data, &e->prompts));
+    QINS_CHECK(e->prompts.n > 0, QINS_ERR_ARG, "the prompt set %s is empty", e->prompts.source);
+    QINS_TRY(tokenize_inputs(e));
+
+    char *effective = qins_config_effective(e->cfg);
+    QINS_CHECK(effective, QINS_ERR_NOMEM, "out of memory");
+    struct qins_run_info info = {
+        .phase = phase,
+        .results_dir = e->args.results_dir,
+        .config_text = effective,
+        .config_source = qins_config_source_text(e->cfg),
+        .config_path = qins_config_source_path(e->cfg),
+        .model_path = e->model_path,
+        .eval_path = e->data.path,
+        .eval_sha256 = e->data.sha256,
+        .threads = e->threads,
+        .forced = e->args.force,
+        .tag = qins_config_str(e->cfg, "run", "tag"),
+        .argc = argc,
+        .argv = argv,
+    };
+    printf("phase %d: config %s\n%s", phase, e->args.config_path ? e->args.config_path : "(defaults)", effective);
+    int st = qins_run_begin(&e->run, &info);
+    free(effective);
+    QINS_TRY(st);
+    QINS_TRY(qins_dataset_record(e->run, &e->data, &e->prompts));
+    QINS_TRY(qins_run_attr_int(e->run, "/data", "eval_tokens", e->n_eval));
+    printf("model %s, %zu prompts, eval slice %s = %lld tokens, ctx %d, %d threads\n", e->model_path, e->prompts.n,
+           e->data.eval_spec, (long long)e->n_eval, e->ctx, e->threads);
+    return 0;
+}
+
+static void free_inputs(struct qins_exp *e) {
+    for (size_t i = 0; e->prompt_ids && i < e->prompts.n; i++) free(e->prompt_ids[i]);
+    free(e->prompt_ids);
+    free(e->n_prompt_ids);
+    free(e->eval_ids);
+    qins_prompts_free(&e->prompts);
+    qins_dataset_free(&e->data);
+    qins_tokenizer_free(e->tok);
+    qins_model_free(e->model);
+    qins_config_free(e->cfg);
+    memset(e, 0, sizeof *e);
+}
+
+int qins_exp_commit(struct qins_exp *e) {
+    char path[1200];
+    QINS_TRY(qins_run_metric(e->run, "wall_seconds", qins_time_now() - e->t_start, "s"));
+    int st = qins_run_commit(e->run, path, sizeof path);
+    e->run = NULL;
+    if (st == 0) printf("run file: %s\n", path);
+    free_inputs(e);
+    return st;
+}
+
+void qins_exp_close(struct qins_exp *e) {
+    qins_run_abort(e->run);
+    free_inputs(e);
+}
+
+// ---- evaluation
+
+static void progress_cb(void *user, int64_t done, int64_t total) {
+    (void)total;
+    qins_progress_update(user, (uint64_t)done);
+}
+
+static int make_store(const struct qins_exp *e, const struct qins_kv_spec *kv, int n_ctx, struct qins_kv_store **out) {
+    struct qins_kv_spec fp32;
+    if (!kv) {
+        QINS_TRY(qins_kv_spec_parse("fp32", &fp32));
+        kv = &fp32;
+    }
+    const struct qins_hparams *hp = &e->model->hp;
+    return qins_kv_store_create(kv, hp->n_layer, n_ctx, hp->n_head_kv * hp->head_dim, out);
+}
+
+int qins_exp_evaluate(struct qins_exp *e, struct qins_model *m, const struct qins_kv_spec *kv, const char *name,
+                      struct qins_exp_eval *out) {
+    memset(out, 0, sizeof *out);
+    snprintf(out->name, sizeof out->name, "%s", name);
+    const int np = (int)e->prompts.n;
+    int gen_ctx = e->ctx, max_tok = 0;
+    for (int i = 0; i < np; i++) {
+        if (e->prompts.items[i].max_tokens > max_tok) max_tok = e->prompts.items[i].max_tokens;
+        if (e->n_prompt_ids[i] + e->prompts.items[i].max_tokens > gen_ctx)
+            gen_ctx = e->n_prompt_ids[i] + e->prompts.items[i].max_tokens;
+    }
+    out->n_prompts = np;
+    out->n_tokens = max_tok;
+    out->gen = malloc((size_t)np * max_tok * sizeof *out->gen);
+    QINS_CHECK(out->gen, QINS_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < (size_t)np * max_tok; i++) out->gen[i] = -1;
+    struct qins_kv_store *store = NULL;
+    struct qins_state *s = NULL;
+    int st = make_store(e, kv, gen_ctx, &store);
+    if (st == 0) st = qins_state_init(m, gen_ctx, gen_ctx, store, &s);
+    double t0 = qins_time_now();
+    struct qins_progress bar;
+    char label[96];
+    snprintf(label, sizeof label, "%s: generate", name);
+    qins_progress_init(&bar, label, (uint64_t)np, "prompts");
+    for (int i = 0; st == 0 && i < np; i++) {
+        int n = e->prompts.items[i].max_tokens;
+        st = qins_generate_greedy(m, s, e->prompt_ids[i], e->n_prompt_ids[i], n, -1, out->gen + (size_t)i * max_tok, NULL);
+        if (st >= 0 && e->n_prompt_ids[i] + n - 1 > out->kv_positions_full) {
+            out->kv_positions_full = store->n_pos;
+            out->kv_bytes_full = qins_kv_stored_bytes(store);
+        }
+        if (st >= 0) st = 0;
+        qins_progress_update(&bar, (uint64_t)i + 1);
+    }
+    qins_progress_finish(&bar);
+    qins_state_free(s);
+    qins_kv_free(store);
+    s = NULL, store = NULL;
+    if (st == 0) st = make_store(e, kv, e->ctx, &store);
+    if (st == 0) st = qins_state_init(m, e->ctx, e->ctx, store, &s);
+    if (st == 0) {
+        snprintf(label, sizeof label, "%s: perplexity", name);
+        int64_t windows = e->n_eval / e->ctx;
+        if (e->eval_chunks > 0 && e->eval_chunks < windows) windows = e->eval_chunks;
+        qins_progress_init(&bar, label, (uint64_t)windows, "windows");
+        struct qins_ppl_opts o = {e->ctx, e->eval_chunks, qins_tokenizer_bos(e->tok), true, progress_cb, &bar};
+        st = qins_perplexity(m, s, e->eval_ids, e->n_eval, &o, &out->ppl);
+        qins_progress_finish(&bar);
+    }
+    qins_state_free(s);
+    qins_kv_free(store);
+    out->seconds = qins_time_now() - t0;
+    if (st < 0) {
+        qins_exp_eval_free(out);
+        return st;
+    }
+    printf("%-28s ppl %.4f over %d windows (%lld tokens), %.1f s\n", name, out->ppl.ppl, out->ppl.chunks,
+           (long long)out->ppl.tokens_scored, out->seconds);
+    return 0;
+}
+
+void qins_exp_eval_free(struct qins_exp_eval *ev) {
+    if (!ev) return;
+    free(ev->gen);
+    qins_ppl_result_free(&ev->ppl);
+    memset(ev, 0, sizeof *ev);
+}
+
+static int record_generation(struct qins_exp *e, const struct qins_exp_eval *ev, const char *group) {
+    char path[160];
+    snprintf(path, sizeof path, "/generation/%s/tokens", group);
+    QINS_TRY(qins_run_array(e->run, path, QINS_DT_I32, ev->gen, (size_t)ev->n_prompts, (size_t)ev->n_tokens));
+    snprintf(path, sizeof path, "/perplexity/%s/nll", group);
+    QINS_TRY(qins_run_array(e->run, path, QINS_DT_F64, ev->ppl.chunk_nll, (size_t)ev->ppl.chunks, 0));
+    return 0;
+}
+
+int qins_exp_record_quality(struct qins_exp *e, const struct qins_exp_eval *base, const struct qins_exp_eval *var) {
+    char name[160];
+    if (!e->baseline_recorded) {
+        e->baseline_recorded = true;
+        QINS_TRY(record_generation(e, base, "baseline"));
+        QINS_TRY(qins_run_metric(e->run, "baseline/ppl", base->ppl.ppl, "ppl"));
+        QINS_TRY(qins_run_metric(e->run, "baseline/ppl_stderr_nll", base->ppl.nll_stderr, "nats"));
+        QINS_TRY(qins_run_metric(e->run, "baseline/tokens_scored", (double)base->ppl.tokens_scored, "count"));
+    }
+    QINS_CHECK(base->n_prompts == var->n_prompts && base->n_tokens == var->n_tokens, QINS_ERR_ARG,
+               "record: %s and %s evaluated different prompt sets", base->name, var->name);
+    QINS_TRY(record_generation(e, var, var->name));
+    const int np = base->n_prompts;
+    int32_t *first = malloc(np * sizeof *first);
+    QINS_CHECK(first, QINS_ERR_NOMEM, "out of memory");
+    double match = 0, first_mean = 0;
+    for (int i = 0; i < np; i++) {
+        int n = e->prompts.items[i].max_tokens, fd;
+        match += qins_token_match(base->gen + (size_t)i * base->n_tokens, var->gen + (size_t)i * var->n_tokens, n, &fd);
+        first[i] = fd;
+        first_mean += fd;
+    }
+    snprintf(name, sizeof name, "/generation/%s/first_divergence", var->name);
+    int st = qins_run_array(e->run, name, QINS_DT_I32, first, (size_t)np, 0);
+    free(first);
+    QINS_TRY(st);
+    struct qins_ppl_compare cmp;
+    QINS_TRY(qins_ppl_compare(&base->ppl, &var->ppl, &cmp));
+#define METRIC(m, v, unit)                                                                                            \
+    snprintf(name, sizeof name, "%s/%s", var->name, m);                                                              \
+    QINS_TRY(qins_run_metric(e->run, name, v, unit))
+    METRIC("token_match", match / np, "fraction");
+    METRIC("first_divergence_mean", first_mean / np, "tokens");
+    METRIC("top1_agreement", cmp.top1_agreement, "fraction");
+    METRIC("ppl", var->ppl.ppl, "ppl");
+    METRIC("ppl_delta_pct", 100.0 * (var->ppl.ppl / base->ppl.ppl - 1.0), "pct");
+    METRIC("kld_mean", cmp.kld_mean, "nats");
+    METRIC("kld_p99", cmp.kld_p99, "nats");
+    METRIC("kld_max", cmp.kld_max, "nats");
+    METRIC("nonfinite_logits", (double)var->ppl.n_nonfinite, "count");
+#undef METRIC
+    printf("%-28s token match %.4f, top-1 %.4f, ppl %.4f (%+.3f %%), KLD %.6f\n", var->name, match / np,
+           cmp.top1_agreement, var->ppl.ppl, 100.0 * (var->ppl.ppl / base->ppl.ppl - 1.0), cmp.kld_mean);
+    return 0;
+}
+
+// ---- latency
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int qins_exp_latency(struct qins_exp *e, int n_cfg, const struct qins_kv_spec *const *kvs, qins_exp_apply_fn apply,
+                     void *user, int n_gen, int reps, double *median_s, double *samples) {
+    QINS_CHECK(n_cfg >= 1 && reps >= 2 && n_gen >= 1 && n_gen + 1 <= e->model->hp.n_ctx_train, QINS_ERR_ARG,
+               "latency: %d configurations, %d repetitions, %d tokens", n_cfg, reps, n_gen);
+    struct qins_kv_store **stores = calloc(n_cfg, sizeof *stores);
+    struct qins_state **states = calloc(n_cfg, sizeof *states);
+    double *t = calloc((size_t)n_cfg * reps, sizeof *t), *sorted = calloc(reps, sizeof *sorted);
+    int32_t *ids = malloc((n_gen + 1) * sizeof *ids);
+    int st = stores && states && t && sorted && ids ? 0 : QINS_ERR_NOMEM;
+    for (int c = 0; st == 0 && c < n_cfg; c++) {
+        st = make_store(e, kvs ? kvs[c] : NULL, n_gen + 1, &stores[c]);
+        if (st == 0) st = qins_state_init(e->model, n_gen + 1, 1, stores[c], &states[c]);
+    }
+    int32_t bos = qins_tokenizer_bos(e->tok);
+    struct qins_progress bar;
+    qins_progress_init(&bar, "latency", (uint64_t)reps * n_cfg, "runs");
+    for (int r = 0; st == 0 && r < reps; r++)
+        for (int c = 0; st == 0 && c < n_cfg; c++) {
+            if (apply) st = apply(user, c);
+            if (st < 0) break;
+            double t0 = qins_time_now();
+            st = qins_generate_greedy(e->model, states[c], &bos, 1, n_gen, -1, ids, NULL);
+            t[(size_t)c * reps + r] = (qins_time_now() - t0) / n_gen;
+            if (st >= 0) st = 0;
+            qins_progress_update(&bar, (uint64_t)r * n_cfg + c + 1);
+        }
+    qins_progress_finish(&bar);
+    if (apply && st == 0) st = apply(user, 0);
+    for (int c = 0; st == 0 && c < n_cfg; c++) {
+        // repetition 0 warms caches and page buffers: excluded
+        for (int r = 1; r < reps; r++) sorted[r - 1] = t[(size_t)c * reps + r];
+        if (samples) memcpy(samples + (size_t)c * (reps - 1), sorted, (reps - 1) * sizeof *sorted);
+        qsort(sorted, reps - 1, sizeof *sorted, cmp_double);
+        int n = reps - 1;
+        median_s[c] = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+    }
+    for (int c = 0; stores && states && c < n_cfg; c++) {
+        qins_state_free(states[c]);
+        qins_kv_free(stores[c]);
+    }
+    free(stores), free(states), free(t), free(sorted), free(ids);
+    return st;
+}

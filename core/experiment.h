@@ -1,0 +1,79 @@
+// core/experiment.h — what every phase binary shares: config → model, tokenizer, eval text,
+// prompts → one run file; baseline and variant evaluations (greedy generation per prompt,
+// teacher-forced perplexity with log-probs); the quality metrics between them; interleaved
+// latency. Owns: the experiment's loaded inputs and its open run. Does not own: what a phase
+// varies (KV stores, slot implementations). Errors: negative qins_status with a log line.
+//
+// A phase reads: qins_exp_open → (baseline) qins_exp_evaluate → per variant: set up, evaluate,
+// qins_exp_record_quality, … → qins_exp_latency → qins_exp_commit (or qins_exp_close on error).
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "dataset.h"
+#include "eval.h"
+#include "kv_paged.h"
+#include "model.h"
+#include "results.h"
+#include "tokenizer.h"
+
+struct qins_exp {
+    int phase;
+    struct qins_phase_args args;
+    qins_config_t *cfg;
+    char model_path[1024];
+    struct qins_model *model;    // loaded once; phases install slot implementations on it
+    struct qins_tokenizer *tok;
+    struct qins_dataset data;
+    struct qins_prompt_set prompts;
+    int32_t **prompt_ids;        // (n_prompts) tokenized prompts, BOS first
+    int *n_prompt_ids;
+    int32_t *eval_ids;           // the eval slice tokenized, BOS first
+    int64_t n_eval;
+    int ctx, eval_chunks, threads;
+    qins_run_t *run;
+    bool baseline_recorded;
+    double t_start;
+};
+
+// Parses argv (see qins_phase_args in config.h) and the config with the phase's key tables,
+// checks the previous gate (refusing unless --force), loads everything and begins the run file.
+// Returns 0; 1 when --help-config printed the keys (the caller exits 0); < 0 on error.
+int qins_exp_open(struct qins_exp *e, int phase, int argc, char **argv, const struct qins_cfg_key *const *tables);
+// Commits the run file (prints its path). Frees everything. Returns 0 or < 0.
+int qins_exp_commit(struct qins_exp *e);
+// Aborts the run (no file left behind) and frees everything. NULL-safe pieces.
+void qins_exp_close(struct qins_exp *e);
+
+// One evaluated configuration (baseline or variant).
+struct qins_exp_eval {
+    char name[64];
+    int n_prompts, n_tokens;     // n_tokens = the longest prompt's max_tokens
+    int32_t *gen;                // (n_prompts, n_tokens) greedy ids, -1 past a prompt's max_tokens
+    struct qins_ppl_result ppl;  // with log-probs
+    size_t kv_bytes_full;        // KV store bytes after the longest generation (prompt + tokens)
+    int kv_positions_full;       // positions held at that point
+    double seconds;
+};
+
+// Runs greedy generation for every prompt and perplexity over eval_chunks windows with model m
+// (its slots as the caller set them) and a KV store made from kv (NULL = plain FP32).
+int qins_exp_evaluate(struct qins_exp *e, struct qins_model *m, const struct qins_kv_spec *kv, const char *name,
+                      struct qins_exp_eval *out);
+void qins_exp_eval_free(struct qins_exp_eval *ev);
+// Records base's arrays once ("baseline") and var's quality metrics against base:
+// <var>/token_match, first_divergence_mean, top1_agreement, ppl, ppl_delta_pct, kld_mean,
+// kld_p99, kld_max, nonfinite_logits, and /generation/<var>/*, /perplexity/<var>/nll.
+int qins_exp_record_quality(struct qins_exp *e, const struct qins_exp_eval *base, const struct qins_exp_eval *var);
+
+// Installs configuration i (0 = baseline) on the experiment's model, e.g. slot implementations.
+typedef int (*qins_exp_apply_fn)(void *user, int i);
+
+// Per-token decode latency, baseline (configuration 0) and variants interleaved in the same
+// process: each repetition generates n_gen tokens after BOS with every configuration in turn
+// (apply(user, i) when apply is not NULL, and a KV store made from kvs[i], NULL = FP32); the
+// first repetition is a warm-up. Writes medians (seconds per token) into median_s (n_cfg) and,
+// if samples is not NULL, each repetition's mean per-token time into samples (n_cfg, reps - 1).
+int qins_exp_latency(struct qins_exp *e, int n_cfg, const struct qins_kv_spec *const *kvs, qins_exp_apply_fn apply,
+                     void *user, int n_gen, int reps, double *median_s, double *samples);
