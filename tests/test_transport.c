@@ -427,3 +427,29 @@ Test(transport, decode_counters_agree_with_the_shape_accounting) {
     free(tr), free(base), free(after);
     real_free(&R);
 }
+
+Test(transport, names_parse_and_params_validate) {
+    for (int k = 0; k < QINS_TRANSPORT_COUNT; k++) {
+        enum qins_transport_kind out;
+        cr_assert_eq(qins_transport_kind_parse(qins_transport_kind_name((enum qins_transport_kind)k), &out), 0);
+        cr_assert_eq((int)out, k);
+    }
+    for (int o = 0; o < QINS_OP_COUNT; o++) {
+        enum qins_op_point out;
+        cr_assert_eq(qins_op_point_parse(qins_op_point_name((enum qins_op_point)o), &out), 0);
+        cr_assert_eq((int)out, o);
+    }
+    enum qins_transport_kind k;
+    cr_assert_eq(qins_transport_kind_parse("jacobean", &k), QINS_ERR_ARG);
+    struct qins_transport_params p;
+    qins_transport_params_default(&p);
+    cr_assert_eq(qins_transport_params_validate(&p), 0);
+    p.alpha = 0;
+    cr_assert_eq(qins_transport_params_validate(&p), QINS_ERR_ARG);
+    p.alpha = 1, p.in_bits = 1;
+    cr_assert_eq(qins_transport_params_validate(&p), QINS_ERR_ARG);
+    p.in_bits = 0, p.ridge = -1;
+    cr_assert_eq(qins_transport_params_validate(&p), QINS_ERR_ARG);
+    cr_assert_float_eq(qins_transport_hist_lower(1), 1e-8, 1e-20);
+    cr_assert_float_eq(qins_transport_hist_lower(QINS_TRANSPORT_HIST_BINS - 1), 1e8, 1e-6);
+}
