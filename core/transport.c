@@ -533,6 +533,25 @@ int qins_transport_slot_stats(const struct qins_linear *lin, struct qins_transpo
     return 0;
 }
 
+int qins_model_set_v_transport(struct qins_model *m, const struct qins_calib *c, const struct qins_transport_params *p,
+                               uint64_t layer_mask, struct qins_transport *ts) {
+    for (int l = 0; l < m->hp.n_layer && l < 64; l++) {
+        if (!(layer_mask >> l & 1)) continue;
+        const struct qins_calib_stats *in = qins_calib_get(c, l, QINS_SITE_ATTN_IN), *out = qins_calib_get(c, l, QINS_SITE_V);
+        QINS_CHECK(in, QINS_ERR_ARG, "transport: layer %d was not calibrated", l);
+        struct qins_linear *wv = &m->layers[l].wv;
+        qins_transport_uninstall(wv);
+        qins_transport_free(&ts[l]);
+        QINS_TRY(qins_transport_compute(p, wv->w, wv->n_out, wv->n_in, in, out, &ts[l]));
+        QINS_TRY(qins_transport_install(wv, &ts[l]));
+    }
+    return 0;
+}
+
+void qins_model_reset_v_transport(struct qins_model *m) {
+    for (int l = 0; l < m->hp.n_layer; l++) qins_transport_uninstall(&m->layers[l].wv);
+}
+
 // ---------------------------------------------------------------------------------------------
 // evaluation against the FP32 slot
 

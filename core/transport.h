@@ -136,6 +136,15 @@ bool qins_transport_installed(const struct qins_linear *lin);
 // Copies the installed runtime's counters. Returns 0 or QINS_ERR_STATE when none is installed.
 int qins_transport_slot_stats(const struct qins_linear *lin, struct qins_transport_slot_stats *out);
 
+// Computes (from the finished capture c) and installs a transport on the v_proj slot of every
+// layer in layer_mask; ts (n_layer entries, zeroed by the caller) receives them for diagnostics
+// (free each with qins_transport_free). Returns 0 or < 0 (a layer not captured, a slot holding
+// another implementation, compute/codec errors; layers done before the error stay installed).
+int qins_model_set_v_transport(struct qins_model *m, const struct qins_calib *c, const struct qins_transport_params *p,
+                               uint64_t layer_mask, struct qins_transport *ts);
+// Uninstalls every v_proj transport of m. Returns nothing.
+void qins_model_reset_v_transport(struct qins_model *m);
+
 struct qins_transport_eval {
     double rel_error;     // ||V - V_fp32|| / ||V_fp32|| over finite elements (core/eval.h)
     double max_abs_error; // over finite elements

@@ -128,6 +128,7 @@ Test(transport, jacobian_error_vanishes_as_alpha_goes_to_zero) {
         cr_assert_eq(qins_transport_compute(&p, w, NO, NI, &in, NULL, &t), 0);
         struct qins_transport_eval ev;
         cr_assert_eq(qins_transport_eval(&t, w, x, N, &ev), 0);
+        printf("synthetic one-sign data, jacobian, alpha %g: V rel_error %.3e\n", alphas[a], ev.rel_error);
         cr_assert_lt(ev.rel_error, prev, "alpha %g: error %g not below %g", alphas[a], ev.rel_error, prev);
         prev = ev.rel_error;
         // lstsq is at least as good in the encoded domain on its own rows
@@ -141,7 +142,7 @@ Test(transport, jacobian_error_vanishes_as_alpha_goes_to_zero) {
         qins_transport_free(&t);
         qins_transport_free(&tl);
     }
-    cr_assert_lt(prev, 2e-3, "alpha 1e-3: relative error %g", prev);
+    cr_assert_lt(prev, 2e-4, "alpha 1e-3: relative error %g (first order: O(alpha))", prev);
     qins_calib_stats_free(&in);
     free(x);
 }
@@ -379,15 +380,10 @@ Test(transport, decode_counters_agree_with_the_shape_accounting) {
     struct qins_transport *tr = calloc((size_t)L, sizeof *tr);
     struct qins_transport_params p;
     qins_transport_params_default(&p);
-    for (int l = 0; l < L; l++) {
-        struct qins_linear *wv = &m->layers[l].wv;
-        qins_slot_reset(wv);
-        cr_assert_eq(qins_transport_compute(&p, wv->w, wv->n_out, wv->n_in, qins_calib_get(&R.c, l, QINS_SITE_ATTN_IN),
-                                            qins_calib_get(&R.c, l, QINS_SITE_V), &tr[l]),
-                     0);
-        cr_assert_eq(qins_transport_install(wv, &tr[l]), 0);
-        cr_assert(qins_transport_installed(wv));
-    }
+    cr_assert_eq(qins_model_set_v_transport(m, &R.c, &p, ~0ull, tr), QINS_ERR_STATE, "v holds a Pattern A codec");
+    for (int l = 0; l < L; l++) qins_slot_reset(&m->layers[l].wv);
+    cr_assert_eq(qins_model_set_v_transport(m, &R.c, &p, ~0ull, tr), 0);
+    for (int l = 0; l < L; l++) cr_assert(qins_transport_installed(&m->layers[l].wv));
     struct qins_decode_tally tv;
     cr_assert_eq(qins_decode_tally(&m->hp, T, true, false, &tv), 0);
     m->counters = (struct qins_counters){0};
@@ -404,7 +400,7 @@ Test(transport, decode_counters_agree_with_the_shape_accounting) {
     cr_assert_eq(st.decode_ops, st.calls, "one decode per slot call");
     // A transport cannot go on a Pattern A slot; uninstall + reset restore FP32 exactly.
     cr_assert_eq(qins_transport_install(&m->layers[0].wk, &tr[0]), QINS_ERR_STATE);
-    for (int l = 0; l < L; l++) qins_transport_uninstall(&m->layers[l].wv);
+    qins_model_reset_v_transport(m);
     qins_model_reset_slots(m);
     run_forward(m, T, after);
     cr_assert_eq(memcmp(base, after, (size_t)m->hp.n_vocab * sizeof(float)), 0, "FP32 restored bit for bit");
