@@ -69,6 +69,9 @@ int qins_cli_bench(int argc, char **argv) {
                params / 1e6, params * 4 / 1e6);
     else
         printf("{\"model\":\"%s\",\"params\":%.0f,\"runs\":[", path, params);
+    // The model's own footprint, before the bandwidth probe allocates its 512 MB buffer.
+    qins_forward(m, s, tokens, (int)pp, 0, false);
+    const size_t model_rss = qins_peak_rss_bytes();
     char spec[64];
     snprintf(spec, sizeof spec, "%s", threads_spec);
     int first = 1;
@@ -120,8 +123,10 @@ int qins_cli_bench(int argc, char **argv) {
                    bytes_per_tok / 1e6, bw_limit, 100 * tg_tok_s / bw_limit);
         first = 0;
     }
-    if (json) printf("],\"peak_rss_bytes\":%zu}\n", qins_peak_rss_bytes());
-    else printf("peak RSS %.1f MB\n", qins_peak_rss_bytes() / 1e6);
+    if (json) printf("],\"peak_rss_model_bytes\":%zu,\"peak_rss_bytes\":%zu}\n", model_rss, qins_peak_rss_bytes());
+    else
+        printf("peak RSS %.1f MB with the model and one prompt batch (%.1f MB with the bandwidth probe's buffer)\n",
+               model_rss / 1e6, qins_peak_rss_bytes() / 1e6);
     free(tokens);
     free(samples);
     qins_state_free(s);
