@@ -437,10 +437,23 @@ static int run_attention_and_bytes(struct phase1 *P) {
     struct window w;
     const double fp32_bytes = 2.0 * hp->n_layer * (double)e->ctx * P->kv_dim * 4,
                  fp16_bytes = fp32_bytes / 2;
+    // the longest context any store of this run holds: a perplexity window, the longest
+    // prompt + generation, the longest latency generation (+ BOS)
+    int64_t longest = e->ctx;
+    for (size_t i = 0; i < e->prompts.n; i++)
+        if (e->n_prompt_ids[i] + e->prompts.items[i].max_tokens > longest)
+            longest = e->n_prompt_ids[i] + e->prompts.items[i].max_tokens;
+    const char *const *lc;
+    const size_t n_lc = qins_config_list(e->cfg, "phase1", "latency_contexts", &lc);
+    for (size_t i = 0; i < n_lc; i++)
+        if (atoi(lc[i]) + 1 > longest) longest = atoi(lc[i]) + 1;
+    if (qins_config_int(e->cfg, "phase1", "latency_tokens") + 1 > longest)
+        longest = qins_config_int(e->cfg, "phase1", "latency_tokens") + 1;
     struct qins_progress bar;
     qins_progress_init(&bar, "attention error", (uint64_t)P->n_var + 1, "stores");
     int st = teacher_forced(e, NULL, &o, &w, NULL);
     if (st == 0) st = metric(e->run, "baseline", "kv_bytes_ctx", (double)w.bytes, "bytes");
+    if (st == 0) st = metric(e->run, "baseline", "kv_peak_bytes", 2.0 * hp->n_layer * (double)longest * P->kv_dim * 4, "bytes");
     o.recording = false;
     int hist_bins = 0;
     for (int i = 0; st == 0 && i < P->n_var; i++) {
@@ -481,6 +494,10 @@ static int run_attention_and_bytes(struct phase1 *P) {
         if (st == 0) st = metric(e->run, v->name, "kv_compression_vs_fp32", v->comp_fp32, "ratio");
         if (st == 0) st = metric(e->run, v->name, "kv_compression_vs_fp16", v->comp_fp16, "ratio");
         if (st == 0) st = metric(e->run, v->name, "kv_bytes_per_token", per_tok, "bytes");
+        double peak = 0;
+        if (st == 0) st = qins_kv_projected_bytes(&v->spec, hp->n_layer, P->kv_dim, longest, &peak);
+        if (st == 0) st = metric(e->run, v->name, "kv_peak_bytes", peak, "bytes");
+        if (st == 0) st = metric(e->run, v->name, "kv_peak_positions", (double)longest, "count");
         if (st == 0) st = metric(e->run, v->name, "kv_compression_per_token_vs_fp32", 2 * fp16_tok / per_tok, "ratio");
         if (st == 0) st = metric(e->run, v->name, "kv_compression_per_token_vs_fp16", fp16_tok / per_tok, "ratio");
         if (st == 0) st = metric(e->run, v->name, "rel_error", v->rel_error, "fraction");
