@@ -659,24 +659,33 @@ static const char *source_dir(void) {
 
 int qins_path_find(const char *kind, const char *name, char *out, size_t cap) {
     QINS_CHECK(name && *name, QINS_ERR_ARG, "empty %s file name", kind);
-    char cand[8][1024];
+    char cand[10][1024];
     int n = 0;
-    snprintf(cand[n++], sizeof cand[0], "%s", name);
-    if (name[0] != '/') {
-        const char *models = getenv("QINS_MODELS"), *data = getenv("QINS_DATA"), *src = source_dir();
-        if (!strcmp(kind, "model")) {
-            if (models && *models) snprintf(cand[n++], sizeof cand[0], "%s/%s", models, name);
-            snprintf(cand[n++], sizeof cand[0], "models/%s", name);
-            snprintf(cand[n++], sizeof cand[0], "%s/../shared/models/%s", src, name);
-        } else if (!strcmp(kind, "data")) {
-            if (data && *data) snprintf(cand[n++], sizeof cand[0], "%s/%s", data, name);
-            if (models && *models) snprintf(cand[n++], sizeof cand[0], "%s/../data/%s", models, name);
-            snprintf(cand[n++], sizeof cand[0], "data/%s", name);
-            snprintf(cand[n++], sizeof cand[0], "%s/../shared/data/%s", src, name);
-        } else {
-            snprintf(cand[n++], sizeof cand[0], "%s/%s", src, name);
-        }
+    // Same order as core/paths.h for models: a name with '/' is used as given; a bare name is
+    // looked up in the usual folders first, then as given, then beside the source tree.
+    bool bare = !strchr(name, '/');
+    const char *models = getenv("QINS_MODELS"), *data = getenv("QINS_DATA"), *shared = getenv("QINS_SHARED");
+    const char *src = source_dir();
+    if (!bare) {
+        snprintf(cand[n++], sizeof cand[0], "%s", name);
+    } else if (!strcmp(kind, "model")) {
+        if (models && *models) snprintf(cand[n++], sizeof cand[0], "%s/%s", models, name);
+        snprintf(cand[n++], sizeof cand[0], "models/%s", name);
+        snprintf(cand[n++], sizeof cand[0], "%s", name);
+        snprintf(cand[n++], sizeof cand[0], "%s/../shared/models/%s", src, name);
+    } else if (!strcmp(kind, "data")) {
+        if (data && *data) snprintf(cand[n++], sizeof cand[0], "%s/%s", data, name);
+        if (shared && *shared) snprintf(cand[n++], sizeof cand[0], "%s/data/%s", shared, name);
+        if (models && *models) snprintf(cand[n++], sizeof cand[0], "%s/../data/%s", models, name);
+        snprintf(cand[n++], sizeof cand[0], "data/%s", name);
+        snprintf(cand[n++], sizeof cand[0], "%s", name);
+        snprintf(cand[n++], sizeof cand[0], "%s/../shared/data/%s", src, name);
+    } else {
+        snprintf(cand[n++], sizeof cand[0], "%s", name);
+        snprintf(cand[n++], sizeof cand[0], "%s/%s", src, name);
     }
+    if (!bare && name[0] != '/' && strcmp(kind, "model") && strcmp(kind, "data"))
+        snprintf(cand[n++], sizeof cand[0], "%s/%s", src, name); // e.g. experiments/x.csv from a build folder
     for (int i = 0; i < n; i++)
         if (readable(cand[i])) {
             QINS_CHECK(strlen(cand[i]) < cap, QINS_ERR_RANGE, "path too long: %s", cand[i]);
@@ -688,7 +697,8 @@ int qins_path_find(const char *kind, const char *name, char *out, size_t cap) {
         strncat(tried, i ? ", " : "", sizeof tried - strlen(tried) - 1);
         strncat(tried, cand[i], sizeof tried - strlen(tried) - 1);
     }
-    QINS_CHECK(0, QINS_ERR_IO, "%s file '%s' not found (tried %s)", kind, name, tried);
+    qins_log(QINS_LOG_ERROR, "%s file '%s' not found (tried %s)", kind, name, tried);
+    return QINS_ERR_IO;
 }
 
 // ---- phase arguments

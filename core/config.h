@@ -105,11 +105,12 @@ size_t qins_config_list(const qins_config_t *c, const char *section, const char 
 // or QINS_ERR_RANGE if the key is absent.
 int qins_config_peek(const char *ini_text, const char *section, const char *key, char *out, size_t cap);
 
-// Finds a file named in a config. kind: "model" (as given, $QINS_MODELS/, ./models/,
-// <source>/../shared/models/), "data" (as given, $QINS_DATA/, $QINS_MODELS/../data/,
-// ./data/, <source>/../shared/data/), "source" (as given, <source>/ where <source> is
-// $QINS_SOURCE_DIR or the build's source dir). Writes the first readable path.
-// Returns QINS_OK or QINS_ERR_IO naming every place tried.
+// Finds a file named in a config. A name containing '/' is used as given (kind "source" also
+// tries it under <source>). A bare name: kind "model": $QINS_MODELS/, ./models/, ./, then
+// <source>/../shared/models/ (the order of core/paths.h); kind "data": $QINS_DATA/,
+// $QINS_SHARED/data/, $QINS_MODELS/../data/, ./data/, ./, <source>/../shared/data/; kind
+// "source": ./, <source>/. <source> is $QINS_SOURCE_DIR, else the build's source dir.
+// Writes the first readable path. Returns QINS_OK or QINS_ERR_IO naming every place tried.
 int qins_path_find(const char *kind, const char *name, char *out, size_t cap);
 
 // Command-line arguments every phase binary accepts (parsed by qins_phase_args_parse):

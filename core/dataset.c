@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "results.h"
 
 // ---- slices
 
@@ -266,7 +267,9 @@ int qins_prompts_load_csv(const char *path, int default_max_tokens, struct qins_
         return st.err;
     }
     QINS_CHECK(out->n > 0, QINS_ERR_FORMAT, "%s: no prompts", path);
-    return QINS_OK;
+    int hs = qins_sha256_file(path, out->sha256);
+    if (hs < 0) qins_prompts_free(out);
+    return hs;
 }
 
 int qins_prompts_derive(const char *text, size_t len, size_t n, int words, int max_tokens,
@@ -350,4 +353,32 @@ int qins_prompts_from_config(const qins_config_t *cfg, const struct qins_dataset
     char path[1024];
     QINS_TRY(qins_path_find("source", spec, path, sizeof path));
     return qins_prompts_load_csv(path, tokens, out);
+}
+
+int qins_dataset_record(struct qins_run *run, const struct qins_dataset *d, const struct qins_prompt_set *p) {
+    int64_t ev[2] = {(int64_t)d->eval_b0, (int64_t)d->eval_b1}, ca[2] = {(int64_t)d->calib_b0, (int64_t)d->calib_b1};
+    QINS_TRY(qins_run_attr_str(run, "/data", "eval_text", d->path));
+    QINS_TRY(qins_run_attr_str(run, "/data", "eval_sha256", d->sha256));
+    QINS_TRY(qins_run_attr_str(run, "/data", "eval_slice", d->eval_spec));
+    QINS_TRY(qins_run_attr_int_array(run, "/data", "eval_bytes", ev, 2));
+    QINS_TRY(qins_run_attr_str(run, "/data", "calib_slice", d->calib_spec));
+    QINS_TRY(qins_run_attr_int_array(run, "/data", "calib_bytes", ca, 2));
+    if (!p) return QINS_OK;
+    QINS_TRY(qins_run_attr_str(run, "/data", "prompts_source", p->source));
+    QINS_TRY(qins_run_attr_str(run, "/data", "prompts_sha256", p->sha256));
+    const char **texts = calloc(p->n + 1, sizeof *texts), **ids = calloc(p->n + 1, sizeof *ids);
+    int32_t *mt = calloc(p->n + 1, sizeof *mt);
+    int st = texts && ids && mt ? QINS_OK : QINS_ERR_NOMEM;
+    for (size_t i = 0; st == QINS_OK && i < p->n; i++) {
+        texts[i] = p->items[i].text;
+        ids[i] = p->items[i].id;
+        mt[i] = p->items[i].max_tokens;
+    }
+    if (st == QINS_OK) st = qins_run_strings(run, "/generation/prompts", texts, p->n);
+    if (st == QINS_OK) st = qins_run_strings(run, "/generation/prompt_ids", ids, p->n);
+    if (st == QINS_OK) st = qins_run_array(run, "/generation/max_tokens", QINS_DT_I32, mt, p->n, 0);
+    free(texts);
+    free(ids);
+    free(mt);
+    return st;
 }

@@ -55,6 +55,7 @@ struct qins_prompt_set {
     struct qins_prompt *items;
     size_t n;
     char source[1100]; // "path" or "derive:N from <eval spec>"
+    char sha256[QINS_SHA256_HEX]; // of the CSV file ("" when derived: the eval text's hash covers it)
 };
 
 // Reads a prompt CSV (header row id,prompt,max_tokens; quoted fields may hold commas,
@@ -73,3 +74,9 @@ int qins_prompts_write_csv(const struct qins_prompt_set *p, const char *path);
 int qins_prompts_from_config(const qins_config_t *cfg, const struct qins_dataset *d, struct qins_prompt_set *out);
 // Frees the prompts (NULL-safe; the struct may be zeroed).
 void qins_prompts_free(struct qins_prompt_set *p);
+
+struct qins_run;
+// Records what a run used: /data attributes (eval_text, eval_sha256, eval_slice, eval_bytes,
+// calib_slice, calib_bytes, prompts_source, prompts_sha256) and, when p is not NULL, /generation/prompts,
+// /generation/prompt_ids (strings) and /generation/max_tokens (int32). Returns QINS_OK or an error.
+int qins_dataset_record(struct qins_run *run, const struct qins_dataset *d, const struct qins_prompt_set *p);

@@ -91,18 +91,8 @@ int qins_exp_open(struct qins_exp *e, int phase, int argc, char **argv, const st
     int st = qins_run_begin(&e->run, &info);
     free(effective);
     QINS_TRY(st);
-    QINS_TRY(qins_run_attr_str(e->run, "/data", "eval_slice", e->data.eval_spec));
-    QINS_TRY(qins_run_attr_int_array(e->run, "/data", "eval_bytes", (int64_t[]){(int64_t)e->data.eval_b0, (int64_t)e->data.eval_b1}, 2));
-    QINS_TRY(qins_run_attr_str(e->run, "/data", "calib_slice", e->data.calib_spec));
-    QINS_TRY(qins_run_attr_int_array(e->run, "/data", "calib_bytes", (int64_t[]){(int64_t)e->data.calib_b0, (int64_t)e->data.calib_b1}, 2));
-    QINS_TRY(qins_run_attr_str(e->run, "/data", "prompts_source", e->prompts.source));
+    QINS_TRY(qins_dataset_record(e->run, &e->data, &e->prompts));
     QINS_TRY(qins_run_attr_int(e->run, "/data", "eval_tokens", e->n_eval));
-    const char **texts = malloc(e->prompts.n * sizeof *texts);
-    QINS_CHECK(texts, QINS_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < e->prompts.n; i++) texts[i] = e->prompts.items[i].text;
-    st = qins_run_strings(e->run, "/generation/prompts", texts, e->prompts.n);
-    free(texts);
-    QINS_TRY(st);
     printf("model %s, %zu prompts, eval slice %s = %lld tokens, ctx %d, %d threads\n", e->model_path, e->prompts.n,
            e->data.eval_spec, (long long)e->n_eval, e->ctx, e->threads);
     return 0;

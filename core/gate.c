@@ -336,7 +336,7 @@ void qins_gate_row_format(const struct qins_gate_row *w, struct qins_gate_row_te
 void qins_gate_print(FILE *f, const struct qins_gate_result *r) {
     fprintf(f, "gate %d (%s), evaluated %s\n", r->gate, r->gates_path, r->time);
     fprintf(f, "runs: %s\n\n", r->runs[0] ? r->runs : "(none)");
-    fprintf(f, "%-16s %-36s %12s %-26s %12s  %s\n", "criterion", "metric", "measured", "threshold", "noise floor",
+    fprintf(f, "%-18s %-36s %12s %-26s %12s  %s\n", "criterion", "metric", "measured", "threshold", "noise floor",
             "result");
     for (size_t i = 0; i < r->n_rows; i++) {
         const struct qins_gate_row *w = &r->rows[i];
@@ -344,8 +344,8 @@ void qins_gate_print(FILE *f, const struct qins_gate_result *r) {
         fmt_threshold(&w->crit, th, sizeof th);
         fmt_value(w->measured, !w->missing, meas, sizeof meas);
         fmt_floor(w, fl, sizeof fl);
-        fprintf(f, "%-16s %-36s %12s %-26s %12s  %s\n", w->crit.id, w->crit.metric, meas, th, fl, row_result(w));
-        if (w->note[0]) fprintf(f, "%16s   -> %s\n", "", w->note);
+        fprintf(f, "%-18s %-36s %12s %-26s %12s  %s\n", w->crit.id, w->crit.metric, meas, th, fl, row_result(w));
+        if (w->note[0]) fprintf(f, "%18s   -> %s\n", "", w->note);
     }
     fprintf(f, "\nverdict: %s\n", qins_verdict_str(r->verdict));
 }
@@ -714,8 +714,9 @@ int qins_gate_require(int gate, const char *results_dir, bool force) {
                  state);
         return QINS_OK;
     }
-    QINS_CHECK(0, QINS_ERR_STATE,
-               "gate %d %s: run phase %d, then `qins-gate %d`, or pass --force to run anyway (recorded in the run "
-               "file and shown in reports)",
-               gate, state, gate, gate);
+    qins_log(QINS_LOG_ERROR,
+             "gate %d %s: run phase %d, then `qins-gate %d`, or pass --force to run anyway (recorded in the run file "
+             "and shown in reports)",
+             gate, state, gate, gate);
+    return QINS_ERR_STATE;
 }

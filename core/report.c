@@ -245,7 +245,8 @@ static const char *STYLE =
     "table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #ccc;padding:3px 8px;font-size:90%}"
     "th{background:#f3f3f3}td.num{text-align:right;font-family:monospace}.PASS,.GO{background:#d8f5d8}"
     ".FAIL,.NO-GO{background:#f8d4d4}.PAUSE{background:#fbf0c8}.forced{color:#b00;font-weight:bold}"
-    "figure{display:inline-block;margin:.5em;max-width:100%}figure img{max-width:100%;border:1px solid #ddd}"
+    "figure{display:inline-block;vertical-align:top;margin:.5em;width:47%}"
+    "figure img{max-width:100%;border:1px solid #ddd}"
     "figcaption{font-size:85%;color:#555}code{font-size:90%}";
 
 static void gate_table(FILE *h, const struct qins_gate_result *g) {
@@ -286,9 +287,28 @@ static void runs_table(FILE *h, const struct qins_run_meta *runs, size_t n) {
     if (!f) return;
     for (size_t i = 0; i < n; i++)
         if (qins_runfile_open(&f[i], runs[i].path) < 0) f[i] = NULL;
+    // Union of the runs' key metrics, newest run's order first.
     char **names = NULL;
-    size_t nn = 0;
-    if (f[0]) qins_runfile_key_metrics(f[0], &names, &nn);
+    size_t nn = 0, cap = 0;
+    for (size_t i = 0; i < n; i++) {
+        char **ki;
+        size_t nk;
+        if (!f[i] || qins_runfile_key_metrics(f[i], &ki, &nk) < 0) continue;
+        for (size_t j = 0; j < nk; j++) {
+            bool seen = false;
+            for (size_t q = 0; q < nn && !seen; q++) seen = !strcmp(names[q], ki[j]);
+            if (seen) continue;
+            if (nn == cap) {
+                cap = cap ? 2 * cap : 16;
+                char **nv = realloc(names, cap * sizeof *nv);
+                if (!nv) break;
+                names = nv;
+            }
+            names[nn++] = ki[j];
+            ki[j] = NULL;
+        }
+        qins_strv_free(ki, nk);
+    }
     fprintf(h, "<table><tr><th>metric</th>");
     for (size_t i = 0; i < n; i++) {
         fprintf(h, "<th>");
@@ -365,7 +385,10 @@ int qins_report_build(const struct qins_report_opts *o, struct qins_report_stats
             continue;
         }
         st->phases++;
-        fprintf(h, "<section id=\"phase%d\"><h2>Phase %d</h2>\n", ph, ph);
+        static const char *titles[10] = {"harness self-check", "KV cache", "V-path transport", "entropy",
+                                         "kernels", "MLP", "final"};
+        fprintf(h, "<section id=\"phase%d\"><h2>Phase %d%s%s</h2>\n", ph, ph, titles[ph] ? ": " : "",
+                titles[ph] ? titles[ph] : "");
         if (have_gate) {
             gate_table(h, &g);
             st->gates++;

@@ -277,6 +277,10 @@ int qins_run_begin(qins_run_t **out, const struct qins_run_info *info) {
     if (st == QINS_OK) st = write_attr_str(f, "tag", info->tag);
     if (st == QINS_OK) st = write_attr_str(f, "start_time", t0);
     if (st == QINS_OK) st = write_attr_str(f, "end_time", "");
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    double t_unix = (double)ts.tv_sec + 1e-6 * (double)(ts.tv_nsec / 1000);
+    if (st == QINS_OK) st = write_attr_num(f, "start_unix", H5T_NATIVE_DOUBLE, &t_unix, 1);
     if (st == QINS_OK) st = write_attr_num(f, "forced", H5T_NATIVE_INT32, &forced, 1);
     if (st == QINS_OK) st = write_attr_num(f, "complete", H5T_NATIVE_INT32, &zero, 1);
     if (st == QINS_OK) {
@@ -638,6 +642,7 @@ static int runfile_open(qins_runfile_t **out, const char *path, char *msg, size_
     read_attr_double(f->file, "forced", &forced);
     read_attr_double(f->file, "threads", &threads);
     struct qins_run_meta *m = &f->meta;
+    read_attr_double(f->file, "start_unix", &m->start_unix);
     snprintf(m->path, sizeof m->path, "%s", path);
     m->phase = (int)phase;
     m->forced = forced != 0;
@@ -848,6 +853,7 @@ int qins_runfile_strings(const qins_runfile_t *f, const char *path, char ***strs
 
 static int cmp_meta_newest(const void *a, const void *b) {
     const struct qins_run_meta *x = a, *y = b;
+    if (x->start_unix != y->start_unix) return x->start_unix < y->start_unix ? 1 : -1;
     int c = strcmp(y->start_time, x->start_time);
     return c ? c : strcmp(y->run_id, x->run_id);
 }

@@ -22,7 +22,9 @@
 //   git_dirty string   "clean" | "dirty" | "unknown" (git status --porcelain at run time)
 //   model_path, model_sha256, eval_path, eval_sha256 strings ("none" when not used)
 //   host string, threads int32, command string (argv joined), tag string ([run] tag)
-//   start_time, end_time strings (UTC ISO 8601), forced int32 0/1, complete int32 0/1
+//   start_time, end_time strings (UTC ISO 8601), start_unix double (seconds since the epoch,
+//   microsecond resolution: orders runs that start within one second), forced int32 0/1,
+//   complete int32 0/1
 //   key_metrics string: comma-separated metric names shown first by reports (optional)
 // Groups (phases write under these; intermediate groups are created on demand):
 //   /metrics/<variant>/<metric>  scalar double, attribute `unit` (string). Naming convention:
@@ -43,6 +45,22 @@
 //       logx, logy int32; datasets x double (n), y double (n_series, n), series strings
 //       (n_series), xlabels strings (n, optional: bar categories). `qins report` renders each.
 //   phase-specific groups: any path, via qins_run_array / qins_run_strings / qins_run_attr_*.
+//
+// ---- How a phase binary uses it (config.h, dataset.h and gate.h supply the other pieces):
+//   struct qins_phase_args a; QINS_TRY(qins_phase_args_parse(argc, argv, &a));
+//   ... qins_config_new / _load_file / _set (a.overrides) ...; char *cfg_text = qins_config_effective(cfg);
+//   QINS_TRY(qins_gate_require(N - 1, a.results_dir, a.force));
+//   struct qins_dataset d; QINS_TRY(qins_dataset_load(cfg, &d));       // + qins_prompts_from_config
+//   struct qins_run_info info = {.phase = N, .results_dir = a.results_dir, .config_text = cfg_text,
+//       .config_source = qins_config_source_text(cfg), .config_path = qins_config_source_path(cfg),
+//       .model_path = model_path, .eval_path = d.path, .eval_sha256 = d.sha256, .threads = n_threads,
+//       .forced = a.force, .tag = qins_config_str(cfg, "run", "tag"), .argc = argc, .argv = argv};
+//   qins_run_t *run; QINS_TRY(qins_run_begin(&run, &info));
+//   qins_dataset_record(run, &d, &prompts);
+//   ... measure ...; qins_run_metric(run, "qins8/token_match", v, "fraction");
+//   qins_run_array(run, "/generation/qins8/tokens", QINS_DT_I32, ids, n_prompts, n_tokens);
+//   qins_run_plot(run, &(struct qins_plot){.name = "match_vs_bits", .kind = QINS_PLOT_LINES, ...});
+//   on any error: qins_run_abort(run); at the end: qins_run_commit(run, path, sizeof path).
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -126,6 +144,7 @@ struct qins_run_meta {
     int phase;
     char run_id[96];
     char start_time[32], end_time[32];
+    double start_unix;
     bool forced;
     char tag[128];
     char config_hash[QINS_SHA256_HEX];
@@ -172,7 +191,7 @@ int qins_runfile_strings(const qins_runfile_t *f, const char *path, char ***strs
 void qins_strv_free(char **v, size_t n);
 
 // Lists complete runs under results_dir/phase<N> (phase < 0: every phase 0..9), newest first
-// (start_time, then run id). *n_incomplete counts temp files and *.h5 files that are not
+// (start_unix, then run id). *n_incomplete counts temp files and *.h5 files that are not
 // complete runs (may be NULL). Free *out with free(). A missing directory is an empty list.
 int qins_results_list(const char *results_dir, int phase, struct qins_run_meta **out, size_t *n,
                       size_t *n_incomplete);

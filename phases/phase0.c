@@ -10,7 +10,7 @@
 #include "slots.h"
 
 static const struct qins_cfg_key phase0_keys[] = {
-    {"phase0", "variants", QINS_CFG_LIST, "fp16", 1, 8, NULL,
+    {"phase0", "variants", QINS_CFG_LIST, "fp16,bf16", 1, 8, NULL,
      "weight formats compared with FP32 (codec names: fp16, bf16, int8, qins8, …; per-row scales)", NULL},
     {"phase0", "latency_tokens", QINS_CFG_INT, "64", 1, 4096, NULL, "tokens generated per latency repetition", NULL},
     {"phase0", "latency_reps", QINS_CFG_INT, "9", 3, 1000, NULL,

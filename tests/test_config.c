@@ -200,3 +200,16 @@ Test(config, shipped_phase0_example_parses) {
     cr_assert_geq(qins_config_int(c, "run", "tokens"), 100, "plan: token_match over >= 100 tokens");
     qins_config_free(c);
 }
+
+Test(config, path_find_looks_in_the_documented_places) {
+    char out[1024];
+    cr_assert_eq(qins_path_find("source", "gates/gates.txt", out, sizeof out), QINS_OK, "%s", logbuf);
+    cr_assert(strstr(out, "gates/gates.txt"));
+    cr_assert_eq(qins_path_find("source", "experiments/prompts-tinystories.csv", out, sizeof out), QINS_OK);
+    cr_assert_eq(qins_path_find("model", "stories260K.gguf", out, sizeof out), QINS_OK,
+                 "needs $QINS_MODELS or ../shared beside the source tree: %s", logbuf);
+    cr_assert_eq(qins_path_find("data", "tinystories_train_sample_2MiB.txt", out, sizeof out), QINS_OK, "%s", logbuf);
+    logbuf[0] = 0;
+    cr_assert_eq(qins_path_find("model", "no-such-model.gguf", out, sizeof out), QINS_ERR_IO);
+    cr_assert(strstr(logbuf, "not found (tried"), "%s", logbuf);
+}

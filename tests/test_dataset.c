@@ -8,6 +8,7 @@
 #include "dataset.h"
 #include "helpers/shared_paths.h"
 #include "helpers/synth_runs.h"
+#include "results.h"
 
 static const char *TEXT = "Once upon a time, a cat sat.\nIt was happy.\n<|endoftext|>\n"
                           "Once upon a time, a dog ran.\n<|endoftext|>\n"
@@ -77,6 +78,9 @@ Test(dataset, csv_round_trip_with_quotes_commas_newlines) {
     }
     cr_assert_eq(r.items[1].max_tokens, 20);
     cr_assert_eq(r.items[2].max_tokens, 99, "0 means the config's tokens");
+    char h[QINS_SHA256_HEX];
+    cr_assert_eq(qins_sha256_file(path, h), QINS_OK);
+    cr_assert_str_eq(r.sha256, h, "the CSV's hash is kept for the run record");
     qins_prompts_free(&r);
 }
 
@@ -149,4 +153,46 @@ Test(dataset, shipped_prompt_csv_loads) {
     cr_assert_eq(qins_prompts_load_csv(path, 128, &p), QINS_OK);
     cr_assert_geq(p.n, 20);
     qins_prompts_free(&p);
+}
+
+Test(dataset, record_writes_slices_and_prompts) {
+    char path[1200], dir[512];
+    if (test_shared_path("data/tinystories_train_sample_2MiB.txt", path, sizeof path) < 0) return;
+    cr_assert_eq(test_tmpdir(dir, sizeof dir), 0);
+    char ini[1400];
+    snprintf(ini, sizeof ini, "[run]\neval_text = %s\nprompts = derive:5\n", path);
+    qins_config_t *c = config_with(ini);
+    struct qins_dataset d;
+    struct qins_prompt_set p;
+    cr_assert_eq(qins_dataset_load(c, &d), QINS_OK);
+    cr_assert_eq(qins_prompts_from_config(c, &d, &p), QINS_OK);
+    char *eff = qins_config_effective(c);
+    struct qins_run_info info = {.phase = 0, .results_dir = dir, .config_text = eff, .eval_path = d.path,
+                                 .eval_sha256 = d.sha256};
+    qins_run_t *r;
+    char final[1200];
+    cr_assert_eq(qins_run_begin(&r, &info), QINS_OK);
+    cr_assert_eq(qins_dataset_record(r, &d, &p), QINS_OK);
+    cr_assert_eq(qins_run_commit(r, final, sizeof final), QINS_OK);
+    qins_runfile_t *f;
+    cr_assert_eq(qins_runfile_open(&f, final), QINS_OK);
+    char **strs;
+    size_t n;
+    cr_assert_eq(qins_runfile_strings(f, "/generation/prompts", &strs, &n), QINS_OK);
+    cr_assert_eq(n, 5);
+    cr_assert_str_eq(strs[0], p.items[0].text);
+    qins_strv_free(strs, n);
+    char *s;
+    cr_assert_eq(qins_runfile_attr_str(f, "/data", "calib_slice", &s), QINS_OK);
+    cr_assert_str_eq(s, "stories:1000-1200");
+    free(s);
+    double b0;
+    cr_assert_eq(qins_runfile_attr_double(f, "/data", "calib_bytes", &b0), QINS_OK);
+    cr_assert_eq(b0, (double)d.calib_b0);
+    cr_assert_str_eq(qins_runfile_meta(f)->eval_sha256, d.sha256);
+    qins_runfile_close(f);
+    free(eff);
+    qins_prompts_free(&p);
+    qins_dataset_free(&d);
+    qins_config_free(c);
 }

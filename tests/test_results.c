@@ -287,9 +287,9 @@ Test(results, listing_is_newest_first_per_phase) {
     cr_assert_eq(qins_results_list(dir, 1, &runs, &n, &incomplete), QINS_OK);
     cr_assert_eq(n, 2);
     cr_assert_eq(incomplete, 1, "junk.h5 is counted, not listed");
-    // Same second: order falls back to run id (descending); both are phase 1.
-    cr_assert(strcmp(runs[0].start_time, runs[1].start_time) > 0 ||
-              strcmp(runs[0].run_id, runs[1].run_id) > 0);
+    cr_assert_str_eq(runs[0].path, p2, "newest first, even within one second");
+    cr_assert_str_eq(runs[1].path, p1);
+    cr_assert_gt(runs[0].start_unix, 1.7e9);
     free(runs);
     cr_assert_eq(qins_results_list(dir, -1, &runs, &n, NULL), QINS_OK);
     cr_assert_eq(n, 3);

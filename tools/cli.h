@@ -12,3 +12,4 @@ int qins_cli_prompts(int argc, char **argv);
 int qins_cli_runs(int argc, char **argv);
 int qins_cli_report(int argc, char **argv);
 int qins_cli_reproduce(int argc, char **argv);
+int qins_cli_config(int argc, char **argv);

@@ -18,6 +18,7 @@ static const struct cli_command commands[] = {
     {"bench", qins_cli_bench, "--model M [--threads 1,2]: prompt/generation tok/s and read GB/s"},
     {"write-gguf", qins_cli_write_gguf, "--shape phi3.5-mini|tiny-llama|tiny-phi3 --out F [--type f32|f16] [--layers N]: random model"},
     {"prompts", qins_cli_prompts, "--from TEXT [--slice S] [--n 24] [--words 6] --out F.csv: derive a prompt set"},
+    {"config", qins_cli_config, "[FILE.ini]: documented defaults of [run]/[codec], or a file's effective config"},
     {"runs", qins_cli_runs, "[--results DIR] [--phase N]: list recorded runs with key metrics and gate status"},
     {"report", qins_cli_report, "[--results DIR] [--plots DIR]: render plots and results/report/index.html"},
     {"reproduce", qins_cli_reproduce, "RUN.h5 [--results DIR] [--tolerance PCT]: re-run a recorded config, compare"},

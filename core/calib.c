@@ -1,0 +1,213 @@
+// core/calib.c — calibration statistics (FP64 accumulators, reservoirs) and the observer.
+#include "calib.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+// ---------------------------------------------------------------------------------------------
+// statistics of one site
+
+static uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+// Algorithm R: slot for the item with 0-based index i in a reservoir of cap, or -1 to drop it.
+static int64_t reservoir_slot(uint64_t *rng, int64_t i, int64_t cap) {
+    if (cap <= 0) return -1;
+    if (i < cap) return i;
+    uint64_t j = splitmix64(rng) % (uint64_t)(i + 1);
+    return j < (uint64_t)cap ? (int64_t)j : -1;
+}
+
+int qins_calib_stats_init(struct qins_calib_stats *st, int dim, int res_cap, int64_t max_rows, int64_t max_heldout,
+                          uint64_t seed) {
+    memset(st, 0, sizeof *st);
+    QINS_CHECK(dim > 0 && res_cap >= 1 && max_rows >= 0 && max_heldout >= 0, QINS_ERR_ARG,
+               "calib: dim %d, reservoir %d, rows %lld, held-out %lld", dim, res_cap, (long long)max_rows,
+               (long long)max_heldout);
+    st->dim = dim;
+    st->res_cap = res_cap;
+    st->max_rows = max_rows;
+    st->max_heldout = max_heldout;
+    st->rng = seed;
+    const size_t d = (size_t)dim;
+    st->sum = calloc(d, sizeof(double));
+    st->sum_abs = calloc(d, sizeof(double));
+    st->sum_sq = calloc(d, sizeof(double));
+    st->absmax = calloc(d, sizeof(double));
+    st->reservoir = malloc(d * (size_t)res_cap * sizeof(float));
+    st->rows = max_rows ? malloc((size_t)max_rows * d * sizeof(float)) : NULL;
+    st->heldout = max_heldout ? malloc((size_t)max_heldout * d * sizeof(float)) : NULL;
+    if (!st->sum || !st->sum_abs || !st->sum_sq || !st->absmax || !st->reservoir || (max_rows && !st->rows) ||
+        (max_heldout && !st->heldout)) {
+        qins_calib_stats_free(st);
+        QINS_CHECK(0, QINS_ERR_NOMEM, "calib: out of memory for %d channels x %lld rows", dim, (long long)max_rows);
+    }
+    return 0;
+}
+
+void qins_calib_stats_add(struct qins_calib_stats *st, const float *x, int64_t n, bool heldout) {
+    const int d = st->dim;
+    for (int64_t t = 0; t < n; t++) {
+        const float *r = x + (size_t)t * d;
+        int finite = 1;
+        for (int j = 0; j < d; j++) finite &= isfinite(r[j]);
+        if (!finite) {
+            st->n_nonfinite++;
+            continue;
+        }
+        if (heldout) {
+            int64_t k = reservoir_slot(&st->rng, st->n_seen_heldout++, st->max_heldout);
+            if (k >= 0) memcpy(st->heldout + (size_t)k * d, r, (size_t)d * sizeof(float));
+            if (st->n_heldout < st->max_heldout) st->n_heldout++;
+            continue;
+        }
+        for (int j = 0; j < d; j++) {
+            double v = r[j], a = fabs(v);
+            st->sum[j] += v;
+            st->sum_abs[j] += a;
+            st->sum_sq[j] += v * v;
+            if (a > st->absmax[j]) st->absmax[j] = a;
+        }
+        // One draw per row serves every channel: each channel's sample is still uniform.
+        int64_t k = reservoir_slot(&st->rng, st->n, st->res_cap);
+        if (k >= 0)
+            for (int j = 0; j < d; j++) st->reservoir[(size_t)j * st->res_cap + k] = r[j];
+        k = reservoir_slot(&st->rng, st->n, st->max_rows);
+        if (k >= 0) memcpy(st->rows + (size_t)k * d, r, (size_t)d * sizeof(float));
+        if (st->n_rows < st->max_rows) st->n_rows++;
+        st->n++;
+    }
+}
+
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+int qins_calib_stats_finish(struct qins_calib_stats *st) {
+    QINS_CHECK(st->n > 0, QINS_ERR_STATE, "calib: no calibration row was captured (%d channels)", st->dim);
+    const size_t d = (size_t)st->dim;
+    free(st->mean), free(st->mean_abs), free(st->rms), free(st->median);
+    st->mean = malloc(d * sizeof(double));
+    st->mean_abs = malloc(d * sizeof(double));
+    st->rms = malloc(d * sizeof(double));
+    st->median = malloc(d * sizeof(double));
+    const int64_t m = st->n < st->res_cap ? st->n : st->res_cap;
+    float *tmp = malloc((size_t)m * sizeof(float));
+    if (!st->mean || !st->mean_abs || !st->rms || !st->median || !tmp) {
+        free(tmp);
+        QINS_CHECK(0, QINS_ERR_NOMEM, "calib: out of memory");
+    }
+    for (size_t j = 0; j < d; j++) {
+        st->mean[j] = st->sum[j] / (double)st->n;
+        st->mean_abs[j] = st->sum_abs[j] / (double)st->n;
+        st->rms[j] = sqrt(st->sum_sq[j] / (double)st->n);
+        memcpy(tmp, st->reservoir + j * st->res_cap, (size_t)m * sizeof(float));
+        qsort(tmp, (size_t)m, sizeof(float), cmp_float);
+        st->median[j] = m % 2 ? tmp[m / 2] : 0.5 * ((double)tmp[m / 2 - 1] + tmp[m / 2]);
+    }
+    free(tmp);
+    return 0;
+}
+
+void qins_calib_stats_free(struct qins_calib_stats *st) {
+    if (!st) return;
+    free(st->sum), free(st->sum_abs), free(st->sum_sq), free(st->absmax), free(st->reservoir);
+    free(st->rows), free(st->heldout);
+    free(st->mean), free(st->mean_abs), free(st->rms), free(st->median);
+    memset(st, 0, sizeof *st);
+}
+
+// ---------------------------------------------------------------------------------------------
+// capture through a model observer
+
+void qins_calib_opts_default(struct qins_calib_opts *o) {
+    *o = (struct qins_calib_opts){
+        .max_rows = 4096, .max_heldout = 1024, .reservoir = 4096, .capture_v = true, .seed = 0x51c0ffeeull};
+}
+
+int qins_calib_init(struct qins_calib *c, const struct qins_model *m, uint64_t layer_mask,
+                    const struct qins_calib_opts *opts) {
+    memset(c, 0, sizeof *c);
+    struct qins_calib_opts def;
+    qins_calib_opts_default(&def);
+    if (!opts) opts = &def;
+    const int L = m->hp.n_layer;
+    if (L < 64) layer_mask &= (1ull << L) - 1;
+    QINS_CHECK(layer_mask, QINS_ERR_ARG, "calib: the layer mask selects none of the %d layers", L);
+    c->n_layer = L;
+    c->layer_mask = layer_mask;
+    c->in = calloc((size_t)L, sizeof *c->in);
+    c->v = opts->capture_v ? calloc((size_t)L, sizeof *c->v) : NULL;
+    QINS_CHECK(c->in && (!opts->capture_v || c->v), QINS_ERR_NOMEM, "calib: out of memory");
+    const int kvd = m->hp.n_head_kv * m->hp.head_dim;
+    for (int l = 0; l < L && l < 64; l++) {
+        if (!(layer_mask >> l & 1)) continue;
+        // The input and output of a layer share a seed: both see the same tokens in the same
+        // order, so they draw alike and row k of one is the same token as row k of the other.
+        int st = qins_calib_stats_init(&c->in[l], m->hp.n_embd, opts->reservoir, opts->max_rows, opts->max_heldout,
+                                       opts->seed + (uint64_t)l);
+        if (st == 0 && c->v)
+            st = qins_calib_stats_init(&c->v[l], kvd, opts->reservoir, opts->max_rows, opts->max_heldout,
+                                       opts->seed + (uint64_t)l);
+        if (st < 0) {
+            qins_calib_free(c);
+            return st;
+        }
+    }
+    return 0;
+}
+
+void qins_calib_observe(void *user, int layer, enum qins_site site, const float *x, int n_tok, int dim) {
+    struct qins_calib *c = user;
+    if (layer < 0 || layer >= c->n_layer || layer >= 64 || !(c->layer_mask >> layer & 1)) return;
+    struct qins_calib_stats *st = site == QINS_SITE_ATTN_IN ? &c->in[layer]
+                                  : site == QINS_SITE_V && c->v ? &c->v[layer]
+                                                                : NULL;
+    if (!st) return;
+    if (dim != st->dim) {
+        c->n_unexpected++;
+        return;
+    }
+    qins_calib_stats_add(st, x, n_tok, c->heldout);
+}
+
+int qins_calib_attach(struct qins_calib *c, struct qins_model *m) {
+    return qins_model_add_observer(m, qins_calib_observe, c);
+}
+
+void qins_calib_set_heldout(struct qins_calib *c, bool heldout) { c->heldout = heldout; }
+
+int qins_calib_finish(struct qins_calib *c) {
+    for (int l = 0; l < c->n_layer && l < 64; l++) {
+        if (!(c->layer_mask >> l & 1)) continue;
+        QINS_TRY(qins_calib_stats_finish(&c->in[l]));
+        if (c->v) QINS_TRY(qins_calib_stats_finish(&c->v[l]));
+    }
+    return 0;
+}
+
+const struct qins_calib_stats *qins_calib_get(const struct qins_calib *c, int layer, enum qins_site site) {
+    if (layer < 0 || layer >= c->n_layer || layer >= 64 || !(c->layer_mask >> layer & 1)) return NULL;
+    if (site == QINS_SITE_ATTN_IN) return &c->in[layer];
+    if (site == QINS_SITE_V && c->v) return &c->v[layer];
+    return NULL;
+}
+
+void qins_calib_free(struct qins_calib *c) {
+    if (!c) return;
+    for (int l = 0; l < c->n_layer; l++) {
+        if (c->in) qins_calib_stats_free(&c->in[l]);
+        if (c->v) qins_calib_stats_free(&c->v[l]);
+    }
+    free(c->in);
+    free(c->v);
+    memset(c, 0, sizeof *c);
+}
