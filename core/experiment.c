@@ -49,6 +49,21 @@ int qins_exp_open(struct qins_exp *e, int phase, int argc, char **argv, const st
         qins_config_print_doc(stdout, with_run);
         return 1;
     }
+    // No --config: the phase's recorded default experiment, experiments/phase<N>.ini, when the
+    // source tree has one (the [run] defaults are shared by every phase, so a bare run would
+    // otherwise mean e.g. every perplexity window).
+    if (!e->args.config_path) {
+        char name[64];
+        snprintf(name, sizeof name, "experiments/phase%d.ini", phase);
+        const int level = qins_log_get_level();
+        qins_log_set_level(QINS_LOG_ERROR - 1); // a missing default file is not an error
+        int found = qins_path_find("source", name, e->default_config, sizeof e->default_config);
+        qins_log_set_level(level);
+        if (found == 0) {
+            e->args.config_path = e->default_config;
+            printf("qins-phase%d: no --config given, running %s\n", phase, e->default_config);
+        }
+    }
     QINS_TRY(qins_config_new(&e->cfg, all));
     QINS_TRY(qins_config_load_file(e->cfg, e->args.config_path));
     for (size_t i = 0; i < e->args.n_overrides; i++) QINS_TRY(qins_config_set(e->cfg, e->args.overrides[i]));

@@ -21,6 +21,7 @@
 struct qins_exp {
     int phase;
     struct qins_phase_args args;
+    char default_config[1200];   // experiments/phase<N>.ini when no --config was given
     qins_config_t *cfg;
     char model_path[1024];
     struct qins_model *model;    // loaded once; phases install slot implementations on it
@@ -37,7 +38,8 @@ struct qins_exp {
     double t_start;
 };
 
-// Parses argv (see qins_phase_args in config.h) and the config with the phase's key tables,
+// Parses argv (see qins_phase_args in config.h) and the config with the phase's key tables
+// (no --config: experiments/phase<N>.ini from the source tree when it exists),
 // checks the previous gate (refusing unless --force), loads everything and begins the run file.
 // Returns 0; 1 when --help-config printed the keys (the caller exits 0); < 0 on error.
 int qins_exp_open(struct qins_exp *e, int phase, int argc, char **argv, const struct qins_cfg_key *const *tables);

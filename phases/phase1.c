@@ -820,29 +820,11 @@ static void free_variants(struct phase1 *P) {
     for (int i = 0; i < P->n_var; i++) free(P->v[i].first_div), free(P->v[i].layer_err);
 }
 
-// With no --config, qins-phase1 runs experiments/phase1.ini: the defaults of [run] are shared by
-// every phase (eval_chunks = 0 means every window), the recorded experiment is that file.
-static int default_argv(int argc, char **argv, char ***out, char *path, size_t cap) {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--config") || !strcmp(argv[i], "--help-config")) return argc;
-    if (qins_path_find("source", "experiments/phase1.ini", path, cap) < 0) return -1;
-    char **a = calloc((size_t)argc + 3, sizeof *a);
-    if (!a) return -1;
-    a[0] = argv[0], a[1] = "--config", a[2] = path;
-    for (int i = 1; i < argc; i++) a[i + 2] = argv[i];
-    *out = a;
-    printf("qins-phase1: no --config given, running %s\n", path);
-    return argc + 2;
-}
-
 int main(int argc, char **argv) {
     static struct phase1 P; // large (variants): not on the stack
     struct qins_exp *e = &P.e;
-    char ini[1200], **args = argv;
-    const int n_args = default_argv(argc, argv, &args, ini, sizeof ini);
-    if (n_args < 0) return 1;
     const struct qins_cfg_key *tables[] = {phase1_keys, NULL};
-    int st = qins_exp_open(e, 1, n_args, args, tables);
+    int st = qins_exp_open(e, 1, argc, argv, tables);
     if (st == 1) return 0;
     const struct qins_hparams *hp = e->model ? &e->model->hp : NULL;
     if (st == 0) {
@@ -876,7 +858,6 @@ int main(int argc, char **argv) {
     if (st == 0) st = record_summary(&P);
     qins_exp_eval_free(&base);
     free_variants(&P);
-    if (args != argv) free(args);
     if (st < 0) {
         qins_exp_close(e);
         return 1;

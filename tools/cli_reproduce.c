@@ -31,9 +31,10 @@ static void locate(const char *config, const char *key, const char *kind, const 
     snprintf(out, cap, "%s", recorded);
     if (qins_config_peek(config, "run", key, name, sizeof name) == QINS_OK) {
         char found[1024];
+        const int level = qins_log_get_level();
         qins_log_set_level(QINS_LOG_ERROR - 1); // a miss here is not an error: fall back quietly
         int st = qins_path_find(kind, name, found, sizeof found);
-        qins_log_set_level(QINS_LOG_INFO);
+        qins_log_set_level(level);
         if (st == QINS_OK) snprintf(out, cap, "%s", found);
     }
 }
