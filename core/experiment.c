@@ -38,6 +38,8 @@ static int tokenize_inputs(struct qins_exp *e) {
 
 int qins_exp_open(struct qins_exp *e, int phase, int argc, char **argv, const struct qins_cfg_key *const *tables) {
     memset(e, 0, sizeof *e);
+    // Line-buffered stdout: a run logged to a file shows its progress lines as they happen.
+    setvbuf(stdout, NULL, _IOLBF, 0);
     e->phase = phase;
     e->t_start = qins_time_now();
     QINS_TRY(qins_phase_args_parse(argc, argv, &e->args));
