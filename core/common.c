@@ -24,6 +24,8 @@ void qins_log_set(qins_log_fn fn, void *user) {
 
 void qins_log_set_level(int level) { log_level = level; }
 
+int qins_log_get_level(void) { return log_level; }
+
 static void vlog(int level, const char *fmt, va_list ap) {
     char buf[1024];
     vsnprintf(buf, sizeof buf, fmt, ap);
