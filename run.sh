@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
-PACKAGES="build-essential cmake pkg-config git libhdf5-dev hdf5-tools libopenblas-dev liblapacke-dev libcriterion-dev libcsv-dev libinih-dev libcjson-dev gnuplot-nox clang python3"
+PACKAGES="build-essential cmake pkg-config git libhdf5-dev hdf5-tools libopenblas-dev libopenblas-openmp-dev libcriterion-dev libcsv-dev libinih-dev libcjson-dev gnuplot-nox clang python3"
 
 setup() {
     local missing=()
@@ -38,7 +38,7 @@ build() { # build DIR TYPE extra-cmake-args...
     local dir=$1 type=$2; shift 2
     cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE="$type" -DQINS_WERROR="${QINS_WERROR:-ON}" \
         -DQINS_CUDA="${QINS_CUDA:-ON}" "$@" >"$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; exit 1; }
-    grep -E "^-- (OpenBLAS|LAPACKE|HDF5|inih|libcsv|gnuplot|CUDA|Criterion|cJSON):" "$dir.configure.log" || true
+    grep -E "^-- (OpenBLAS|HDF5|inih|libcsv|gnuplot|CUDA|Criterion|cJSON):" "$dir.configure.log" || true
     cmake --build "$dir" -j"$(nproc)"
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "half.h"
 #include "lut_decode.h"
 #include "pack.h"
 
@@ -703,11 +704,13 @@ int qins_codec_decode(const struct qins_codec_params *p, const uint8_t *in, size
         return QINS_OK;
     }
     if (p->codec == QINS_CODEC_FP16 || p->codec == QINS_CODEC_BF16) {
-        for (size_t i = 0; i < n; i++) {
-            uint16_t h = (uint16_t)(in[2 * i] | (in[2 * i + 1] << 8));
-            x[i] = p->codec == QINS_CODEC_FP16 ? qins_fp16_to_f32(h) : qins_bf16_to_f32(h);
-            QINS_CHECK(isfinite(x[i]), QINS_ERR_FORMAT, "stored %s value %zu is not finite", kind_names[p->codec], i);
+        if (p->codec == QINS_CODEC_FP16) {
+            qins_half_to_f32(in, n, x); // F16C when the CPU has it
+        } else {
+            for (size_t i = 0; i < n; i++) x[i] = qins_bf16_to_f32((uint16_t)(in[2 * i] | (in[2 * i + 1] << 8)));
         }
+        for (size_t i = 0; i < n; i++)
+            QINS_CHECK(isfinite(x[i]), QINS_ERR_FORMAT, "stored %s value %zu is not finite", kind_names[p->codec], i);
         return QINS_OK;
     }
     size_t ng = qins_codec_n_groups(p, rows, cols);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "half.h"
 
 #define GGUF_MAGIC 0x46554747u // "GGUF" little-endian
 #define GGUF_MAX_DIMS 4
@@ -455,13 +456,7 @@ int qins_gguf_tensor_to_f32(const struct qins_gguf_tensor *t, float *dst) {
     uint64_t n = t->n_elements;
     switch (t->type) {
     case QINS_GGML_F32: memcpy(dst, src, n * 4); return 0;
-    case QINS_GGML_F16:
-        for (uint64_t i = 0; i < n; i++) {
-            uint16_t h;
-            memcpy(&h, src + 2 * i, 2);
-            dst[i] = qins_fp16_to_f32(h);
-        }
-        return 0;
+    case QINS_GGML_F16: qins_half_to_f32(src, n, dst); return 0;
     case QINS_GGML_BF16:
         for (uint64_t i = 0; i < n; i++) {
             uint16_t h;

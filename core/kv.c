@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "common.h"
+#include "half.h"
 
 // ---- FP32: one contiguous (n_layer, n_ctx, kv_dim) array per K and V
 
@@ -92,10 +93,8 @@ static int fp16_append(struct qins_kv_store *s, int layer, int pos, int n_tok, c
     QINS_TRY(check_append(s, layer, pos, n_tok));
     struct kv_fp16 *f = (struct kv_fp16 *)s;
     size_t off = ((size_t)layer * s->n_ctx + pos) * s->kv_dim, n = (size_t)n_tok * s->kv_dim;
-    for (size_t i = 0; i < n; i++) {
-        f->k[off + i] = qins_f32_to_fp16(k[i]);
-        f->v[off + i] = qins_f32_to_fp16(v[i]);
-    }
+    qins_f32_to_half(k, n, f->k + off);
+    qins_f32_to_half(v, n, f->v + off);
     s->bytes_written += 2 * n * sizeof(uint16_t);
     return 0;
 }
@@ -105,10 +104,8 @@ static int fp16_view(struct qins_kv_store *s, int layer, int n_pos, const float 
                "kv store: view of layer %d, %d positions", layer, n_pos);
     struct kv_fp16 *f = (struct kv_fp16 *)s;
     size_t off = (size_t)layer * s->n_ctx * s->kv_dim, n = (size_t)n_pos * s->kv_dim;
-    for (size_t i = 0; i < n; i++) {
-        f->k_tmp[i] = qins_fp16_to_f32(f->k[off + i]);
-        f->v_tmp[i] = qins_fp16_to_f32(f->v[off + i]);
-    }
+    qins_half_to_f32(f->k + off, n, f->k_tmp);
+    qins_half_to_f32(f->v + off, n, f->v_tmp);
     *k = f->k_tmp;
     *v = f->v_tmp;
     s->bytes_read += 2 * n * sizeof(uint16_t);

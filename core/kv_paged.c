@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "common.h"
+#include "lut_decode.h"
+#include "pack.h"
 
 // One stream = the K or the V cache of one layer.
 struct stream {
@@ -17,6 +19,9 @@ struct stream {
     uint8_t *pages;         // (max_pages, header + page_bytes)
     float *fill;            // (page_tokens, kv_dim): the page being filled, FP32
     int n_fill;
+    float *lut;             // (2^k) code values in units of the scale, built once (INT/NF/QINS
+                            // pages with row/tensor/group scales); NULL = decode via qins_codec_decode
+    size_t n_groups;        // scale groups of one page
 };
 
 // The header in front of each page's payload (QINS_KV_PAGE_HEADER_BYTES, little-endian).
@@ -33,6 +38,8 @@ struct kv_paged {
     struct qins_kv_spec spec;
     struct stream *k, *v;   // (n_layer)
     float *k_view, *v_view; // (n_ctx, kv_dim) scratch, one layer at a time
+    uint16_t *codes;        // (kv_dim) one row of unpacked codes (k != 8)
+    float *scales;          // (max groups of a page) decoded FP16 scales
     struct qins_kv_paged_stats stats;
 };
 
@@ -72,24 +79,55 @@ static int stream_append(struct kv_paged *s, struct stream *st, const float *row
     return 0;
 }
 
-// Decodes pages [st->decoded_pages, n_pages) into view rows and copies the fill rows after them.
+// Decodes one page's payload into out (page_tokens, kv_dim) with the stream's prebuilt LUT:
+// the same arithmetic as qins_codec_decode (lut[code] * scale through the same kernels), so
+// the result is bit-identical, without rebuilding the table or allocating per page.
+static int decode_page_lut(struct kv_paged *s, const struct stream *st, const uint8_t *payload, float *out) {
+    const size_t cols = (size_t)s->base.kv_dim, rows = (size_t)st->page_tokens, ng = st->n_groups;
+    for (size_t g = 0; g < ng; g++) {
+        s->scales[g] = qins_fp16_to_f32((uint16_t)(payload[2 * g] | (payload[2 * g + 1] << 8)));
+        QINS_CHECK(s->scales[g] >= 0 && s->scales[g] <= 65504.0f, QINS_ERR_FORMAT,
+                   "kv store: page scale %zu is %g (corrupt page)", g, (double)s->scales[g]);
+    }
+    const uint8_t *cs = payload + 2 * ng;
+    const size_t cs_len = st->page_bytes - 2 * ng;
+    const int k = st->p.bits;
+    const size_t seg = st->p.granularity == QINS_GRAN_PER_GROUP ? (size_t)st->p.group_size : cols;
+    for (size_t r = 0; r < rows; r++) {
+        const uint8_t *c8 = k == 8 ? cs + r * cols : NULL;
+        if (!c8) qins_unpack(cs, cs_len, r * cols, cols, k, s->codes);
+        for (size_t c0 = 0; c0 < cols; c0 += seg) {
+            const size_t len = cols - c0 < seg ? cols - c0 : seg;
+            const float scale = s->scales[qins_codec_group_of(&st->p, rows, cols, r, c0)];
+            if (c8) qins_lut_decode_u8(c8 + c0, len, st->lut, scale, out + r * cols + c0);
+            else qins_lut_decode_u16(s->codes + c0, len, st->lut, scale, out + r * cols + c0);
+        }
+    }
+    return 0;
+}
+
+// Decodes every full page into view rows and copies the fill rows after them.
 static int stream_view(struct kv_paged *s, struct stream *st, float *view, int n_pos) {
     const int kv_dim = s->base.kv_dim;
     const size_t page_floats = (size_t)st->page_tokens * kv_dim;
     QINS_CHECK(n_pos <= st->n_pages * st->page_tokens + st->n_fill, QINS_ERR_RANGE,
                "kv store: view of %d positions, only %d written", n_pos, st->n_pages * st->page_tokens + st->n_fill);
+    const double t0 = qins_time_now(); // one clock read per view, not per page: pages are < 1 us
     for (int pg = 0; pg < st->n_pages; pg++) {
-        const uint8_t *page = st->pages + (size_t)pg * page_stride(st);
-        double t0 = qins_time_now();
+        const uint8_t *page = st->pages + (size_t)pg * page_stride(st), *payload = page + QINS_KV_PAGE_HEADER_BYTES;
         struct page_header h;
         memcpy(&h, page, sizeof h);
         QINS_CHECK(h.tokens == (uint32_t)st->page_tokens && h.payload_bytes == st->page_bytes, QINS_ERR_FORMAT,
                    "kv store: page %d header is corrupt", pg);
-        QINS_TRY(qins_codec_decode(&st->p, page + QINS_KV_PAGE_HEADER_BYTES, st->page_bytes, (size_t)st->page_tokens,
-                                   (size_t)kv_dim, view + pg * page_floats));
+        if (st->lut) QINS_TRY(decode_page_lut(s, st, payload, view + pg * page_floats));
+        else
+            QINS_TRY(qins_codec_decode(&st->p, payload, st->page_bytes, (size_t)st->page_tokens, (size_t)kv_dim,
+                                       view + pg * page_floats));
+    }
+    if (st->n_pages) {
         s->stats.decode_seconds += qins_time_now() - t0;
-        s->stats.pages_decoded++;
-        s->base.bytes_read += st->page_bytes + QINS_KV_PAGE_HEADER_BYTES;
+        s->stats.pages_decoded += (uint64_t)st->n_pages;
+        s->base.bytes_read += (uint64_t)st->n_pages * (st->page_bytes + QINS_KV_PAGE_HEADER_BYTES);
     }
     memcpy(view + st->n_pages * page_floats, st->fill, (size_t)st->n_fill * kv_dim * sizeof(float));
     s->base.bytes_read += (size_t)st->n_fill * kv_dim * sizeof(float);
@@ -150,9 +188,9 @@ static size_t paged_bytes(const struct qins_kv_store *b) {
 
 static void paged_free(struct qins_kv_store *b) {
     struct kv_paged *s = (struct kv_paged *)b;
-    for (int l = 0; s->k && l < b->n_layer; l++) free(s->k[l].pages), free(s->k[l].fill);
-    for (int l = 0; s->v && l < b->n_layer; l++) free(s->v[l].pages), free(s->v[l].fill);
-    free(s->k), free(s->v), free(s->k_view), free(s->v_view);
+    for (int l = 0; s->k && l < b->n_layer; l++) free(s->k[l].pages), free(s->k[l].fill), free(s->k[l].lut);
+    for (int l = 0; s->v && l < b->n_layer; l++) free(s->v[l].pages), free(s->v[l].fill), free(s->v[l].lut);
+    free(s->k), free(s->v), free(s->k_view), free(s->v_view), free(s->codes), free(s->scales);
     free(s);
 }
 
@@ -196,6 +234,14 @@ static int stream_init(struct stream *st, const struct qins_kv_spec *spec, const
     st->pages = malloc((size_t)(max_pages ? max_pages : 1) * page_stride(st));
     st->fill = malloc((size_t)st->page_tokens * kv_dim * sizeof(float));
     QINS_CHECK(st->pages && st->fill, QINS_ERR_NOMEM, "kv store: out of memory");
+    st->n_groups = qins_codec_n_groups(p, (size_t)st->page_tokens, (size_t)kv_dim);
+    // The table depends on the codec parameters only (QINS_LOG's on each group's range, and
+    // per-column scales take another loop): build it once, not on every page read.
+    if (qins_codec_is_lossy(p) && p->codec != QINS_CODEC_QINS_LOG && p->granularity != QINS_GRAN_PER_COLUMN) {
+        st->lut = malloc(sizeof(float) << p->bits);
+        QINS_CHECK(st->lut, QINS_ERR_NOMEM, "kv store: out of memory");
+        QINS_TRY(qins_codec_lut(p, 0, st->lut));
+    }
     return 0;
 }
 
@@ -217,12 +263,17 @@ int qins_kv_store_create(const struct qins_kv_spec *spec, int n_layer, int n_ctx
     s->v = calloc(n_layer, sizeof *s->v);
     s->k_view = malloc((size_t)n_ctx * kv_dim * sizeof(float));
     s->v_view = malloc((size_t)n_ctx * kv_dim * sizeof(float));
-    int st = (s->k && s->v && s->k_view && s->v_view) ? 0 : QINS_ERR_NOMEM;
+    s->codes = malloc((size_t)kv_dim * sizeof *s->codes);
+    int st = (s->k && s->v && s->k_view && s->v_view && s->codes) ? 0 : QINS_ERR_NOMEM;
+    size_t max_groups = 1;
     for (int l = 0; st == 0 && l < n_layer; l++) {
         bool keep = layer_kept(spec, l, n_layer);
         st = stream_init(&s->k[l], spec, keep ? &spec->override : &spec->k, n_ctx, kv_dim);
         if (st == 0) st = stream_init(&s->v[l], spec, keep ? &spec->override : &spec->v, n_ctx, kv_dim);
+        if (st == 0 && s->k[l].n_groups > max_groups) max_groups = s->k[l].n_groups;
+        if (st == 0 && s->v[l].n_groups > max_groups) max_groups = s->v[l].n_groups;
     }
+    if (st == 0 && !(s->scales = malloc(max_groups * sizeof *s->scales))) st = QINS_ERR_NOMEM;
     if (st < 0) {
         paged_free(&s->base);
         if (st == QINS_ERR_NOMEM) QINS_CHECK(0, st, "kv store: out of memory");
@@ -239,6 +290,21 @@ int qins_kv_paged_stats(const struct qins_kv_store *b, struct qins_kv_paged_stat
     if (b->vt != &paged_vt) return 0;
     *out = ((const struct kv_paged *)b)->stats;
     return 1;
+}
+
+int qins_kv_paged_page(const struct qins_kv_store *b, int layer, int which, int page, const uint8_t **payload,
+                       size_t *len, struct qins_codec_params *p) {
+    QINS_CHECK(b->vt == &paged_vt, QINS_ERR_RANGE, "kv store '%s' has no pages", b->name);
+    QINS_CHECK(layer >= 0 && layer < b->n_layer && (which == 0 || which == 1), QINS_ERR_RANGE,
+               "kv store: layer %d / stream %d", layer, which);
+    const struct kv_paged *s = (const struct kv_paged *)b;
+    const struct stream *st = which == 0 ? &s->k[layer] : &s->v[layer];
+    QINS_CHECK(page >= 0 && page < st->n_pages, QINS_ERR_RANGE, "kv store: page %d of %d full pages", page,
+               st->n_pages);
+    *payload = st->pages + (size_t)page * page_stride(st) + QINS_KV_PAGE_HEADER_BYTES;
+    *len = st->page_bytes;
+    *p = st->p;
+    return 0;
 }
 
 int qins_kv_layer_bytes(const struct qins_kv_store *b, int layer, size_t *k_bytes, size_t *v_bytes) {

@@ -49,6 +49,12 @@ struct qins_kv_paged_stats {
 };
 // Returns 1 and fills *out when s is a paged store, else 0.
 int qins_kv_paged_stats(const struct qins_kv_store *s, struct qins_kv_paged_stats *out);
+// Points *payload at the encoded bytes (no header; *len bytes) of full page `page` of layer's
+// K (which = 0) or V (which = 1) and copies that stream's codec into *p: for code histograms
+// of real pages. Valid until the store is next changed. Returns 0, or QINS_ERR_RANGE (not a
+// paged store, no such layer or page).
+int qins_kv_paged_page(const struct qins_kv_store *s, int layer, int which, int page, const uint8_t **payload,
+                       size_t *len, struct qins_codec_params *p);
 // Stored bytes of one layer (pages with headers + the FP32 page being filled), K and V apart.
 // Works for every store kind. Returns 0 or QINS_ERR_RANGE.
 int qins_kv_layer_bytes(const struct qins_kv_store *s, int layer, size_t *k_bytes, size_t *v_bytes);

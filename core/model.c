@@ -24,6 +24,17 @@ void qins_set_threads(int n) {
 
 // ---- tensor access
 
+// A NaN/Inf weight would surface as NaN logits far from its cause: refuse the file instead.
+static int check_finite(const struct qins_model *m, const char *name, const float *x, uint64_t n) {
+    uint64_t bad = 0;
+    for (uint64_t i = 0; i < n; i++) bad += !isfinite(x[i]);
+    if (bad == 0) return 0;
+    uint64_t first = 0;
+    while (isfinite(x[first])) first++;
+    QINS_CHECK(0, QINS_ERR_NUMERIC, "%s: tensor '%s' holds %llu NaN/Inf values (first at element %llu)", m->path, name,
+               (unsigned long long)bad, (unsigned long long)first);
+}
+
 // Returns an FP32 view of a tensor with the expected shape: the mapping itself for F32, else
 // a dequantised copy owned by the model.
 static int tensor_f32(struct qins_model *m, const char *name, int n_dims, const uint64_t *ne, bool optional,
@@ -46,6 +57,7 @@ static int tensor_f32(struct qins_model *m, const char *name, int n_dims, const 
                qins_ggml_type_name(t->type));
     m->weight_bytes += t->n_elements * sizeof(float);
     if (t->type == QINS_GGML_F32 && ((uintptr_t)t->data & 3) == 0) {
+        QINS_TRY(check_finite(m, name, t->data, t->n_elements));
         *out = t->data;
         return 0;
     }
@@ -59,6 +71,7 @@ static int tensor_f32(struct qins_model *m, const char *name, int n_dims, const 
     m->owned = owned;
     m->owned[m->n_owned++] = copy;
     QINS_TRY(qins_gguf_tensor_to_f32(t, copy));
+    QINS_TRY(check_finite(m, name, copy, t->n_elements));
     *out = copy;
     return 0;
 }

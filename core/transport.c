@@ -3,8 +3,11 @@
 #include "transport.h"
 
 #include <cblas.h>
+
+// LAPACK's Cholesky solve, exported by OpenBLAS itself (Fortran calling convention).
+extern void dposv_(const char *uplo, const int *n, const int *nrhs, double *a, const int *lda, double *b,
+                   const int *ldb, int *info);
 #include <float.h>
-#include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,27 +206,30 @@ static int fit_lstsq(struct qins_transport *t, const float *w, const struct qins
         for (int j = 0; j < n_in; j++) Z[(size_t)r * n_in + j] -= zbar[j];
         for (int i = 0; i < n_out; i++) Tg[(size_t)r * n_out + i] -= tbar[i];
     }
-    // Normal equations (Zc^T Zc + l I) X = Zc^T Tc, X = W'^T (n_in, n_out); Cholesky (dposv).
+    // Normal equations (Zc^T Zc + l I) X = Zc^T Tc, X = W'^T (n_in, n_out); Cholesky (LAPACK
+    // dposv, column-major: A's row-major upper triangle is its column-major lower one, and B is
+    // built as Tc^T Zc (n_out, n_in) row-major = X's right-hand side column-major).
     cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, n_in, (int)N, 1.0, Z, n_in, 0.0, A, n_in);
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_in, n_out, (int)N, 1.0, Z, n_in, Tg, n_out, 0.0, B, n_out);
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, (int)N, 1.0, Tg, n_out, Z, n_in, 0.0, B, n_in);
     double tr = 0;
     for (int j = 0; j < n_in; j++) tr += A[(size_t)j * n_in + j];
     const double unit = tr > 0 ? tr / n_in : 1.0;
     double lambda = t->p.ridge * unit;
-    lapack_int info = -1;
+    int info = -1;
     // A singular system (constant channels, ridge 0) is retried with a growing ridge; the one
     // used is recorded so a fit never silently differs from what was asked.
     for (int attempt = 0; attempt < 6; attempt++) {
         memcpy(A2, A, (size_t)n_in * n_in * sizeof(double));
         memcpy(B2, B, (size_t)n_in * n_out * sizeof(double));
         for (int j = 0; j < n_in; j++) A2[(size_t)j * n_in + j] += lambda;
-        info = LAPACKE_dposv(LAPACK_ROW_MAJOR, 'U', n_in, n_out, A2, n_in, B2, n_out);
+        const char uplo = 'L';
+        dposv_(&uplo, &n_in, &n_out, A2, &n_in, B2, &n_in, &info);
         if (info == 0) break;
         qins_log(QINS_LOG_WARN, "transport: lstsq system not positive definite with ridge %g; retrying", lambda);
         lambda = lambda > 0 ? lambda * 100.0 : 1e-12 * unit;
     }
     if (info != 0) {
-        qins_log_error_at(__FILE__, __LINE__, __func__, "transport: LAPACKE_dposv failed (info %d)", (int)info);
+        qins_log_error_at(__FILE__, __LINE__, __func__, "transport: LAPACK dposv failed (info %d)", (int)info);
         rc = QINS_ERR_NUMERIC;
         goto done;
     }
@@ -232,7 +238,7 @@ static int fit_lstsq(struct qins_transport *t, const float *w, const struct qins
     for (int i = 0; i < n_out; i++) {
         double bi = tbar[i];
         for (int j = 0; j < n_in; j++) {
-            double wij = B2[(size_t)j * n_out + i];
+            double wij = B2[(size_t)i * n_in + j];
             t->w[(size_t)i * n_in + j] = wij;
             bi -= wij * zbar[j];
         }

@@ -18,6 +18,11 @@ int qins_cuda_device_count(void);
 int qins_cuda_lut_decode_u8(const uint8_t *codes, size_t n, const float *lut, const float *scales,
                             size_t group_len, float *out);
 
+// Times the decode kernel alone on device-resident data (n random codes, groups of group_len):
+// best of reps launches with CUDA events. Writes the output rate in GB/s of FP32 produced and
+// the device-to-device copy rate of the same output size measured alongside. Returns 0 or < 0.
+int qins_cuda_lut_decode_u8_bench(size_t n, size_t group_len, int reps, double *decode_gbps, double *copy_gbps);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "gguf.h"
 #include "helpers/shared_paths.h"
 
 static char model[1200], text[1200];
@@ -125,4 +126,29 @@ Test(cli, json_contract_of_generate) {
     cr_assert_not_null(strstr(out, "\"prompt_ids\":[1,403,407,261,378]"), "got %s", out);
     cr_assert_not_null(strstr(out, "\"ids\":[432,383,286,261,376,298,315,421]"), "got %s", out);
     cr_assert_eq(strchr(out, '\n') - out, (long)strlen(out) - 1, "exactly one JSON line");
+}
+
+Test(cli, nan_in_weights) {
+    qins_gguf_t *g;
+    cr_assert_eq(qins_gguf_open(model, &g), 0);
+    const struct qins_gguf_tensor *t = qins_gguf_find_tensor(g, "blk.0.attn_q.weight");
+    FILE *f = fopen(model, "rb");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc(n);
+    cr_assert_eq(fread(buf, 1, n, f), (size_t)n);
+    fclose(f);
+    // the tensor's bytes in the file: its first 64 bytes of weights are unique in the file
+    char *hit = memmem(buf, n, t->data, 64);
+    cr_assert_not_null(hit);
+    const uint32_t nan_bits = 0x7fc00000u;
+    memcpy(hit + 4 * 5, &nan_bits, 4);
+    f = fopen("/tmp/qins_cli_nan.gguf", "wb");
+    fwrite(buf, 1, n, f);
+    fclose(f);
+    free(buf);
+    qins_gguf_free(g);
+    expect_one_line_error("info /tmp/qins_cli_nan.gguf", "NaN");
+    unlink("/tmp/qins_cli_nan.gguf");
 }

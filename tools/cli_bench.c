@@ -50,8 +50,10 @@ int qins_cli_bench(int argc, char **argv) {
         qins_model_free(m);
         return 1;
     }
-    // matmul parameters touched per token: every slot plus the output matrix
-    double params = (double)hp->n_vocab * hp->n_embd;
+    // matmul parameters: every slot (all tokens) and the output matrix (the last token only:
+    // prompt processing computes one row of logits)
+    const double out_params = (double)hp->n_vocab * hp->n_embd;
+    double params = out_params;
     for (int l = 0; l < hp->n_layer; l++)
         for (int i = 0; i < QINS_SLOTS_PER_LAYER; i++) {
             struct qins_linear *lin = qins_model_slot(m, l, i);
@@ -67,6 +69,9 @@ int qins_cli_bench(int argc, char **argv) {
                params / 1e6, params * 4 / 1e6);
     else
         printf("{\"model\":\"%s\",\"params\":%.0f,\"runs\":[", path, params);
+    // The model's own footprint, before the bandwidth probe allocates its 512 MB buffer.
+    qins_forward(m, s, tokens, (int)pp, 0, false);
+    const size_t model_rss = qins_peak_rss_bytes();
     char spec[64];
     snprintf(spec, sizeof spec, "%s", threads_spec);
     int first = 1;
@@ -88,7 +93,7 @@ int qins_cli_bench(int argc, char **argv) {
             if (qins_forward(m, s, tokens, (int)pp, 0, false) < 0) return 1;
             samples[r] = qins_time_now() - t0;
         }
-        double pp_s = median(samples, (int)reps), pp_tok_s = pp / pp_s, pp_gflops = 2.0 * params * pp / pp_s / 1e9;
+        double pp_s = median(samples, (int)reps), pp_tok_s = pp / pp_s, pp_gflops = 2.0 * ((params - out_params) * pp + out_params) / pp_s / 1e9;
         // generation: tg single-token steps after a BOS, median per-token time over reps runs
         uint64_t bytes0 = m->counters.weight_bytes_read, tok0 = m->counters.tokens;
         for (long r = 0; r < reps; r++) {
@@ -118,8 +123,10 @@ int qins_cli_bench(int argc, char **argv) {
                    bytes_per_tok / 1e6, bw_limit, 100 * tg_tok_s / bw_limit);
         first = 0;
     }
-    if (json) printf("],\"peak_rss_bytes\":%zu}\n", qins_peak_rss_bytes());
-    else printf("peak RSS %.1f MB\n", qins_peak_rss_bytes() / 1e6);
+    if (json) printf("],\"peak_rss_model_bytes\":%zu,\"peak_rss_bytes\":%zu}\n", model_rss, qins_peak_rss_bytes());
+    else
+        printf("peak RSS %.1f MB with the model and one prompt batch (%.1f MB with the bandwidth probe's buffer)\n",
+               model_rss / 1e6, qins_peak_rss_bytes() / 1e6);
     free(tokens);
     free(samples);
     qins_state_free(s);
