@@ -509,8 +509,8 @@ static int latency(struct phase2 *P, int n_cfg, struct lat_cfg *c, const char *c
         kvs[i] = c->v[i]->kv ? &P->kv : NULL;
         if (c->v[i]->kind != V_TRANSPORT) continue;
         c->ts[i] = calloc((size_t)P->L, sizeof(struct qins_transport));
-        if (!c->ts[i]) return QINS_ERR_NOMEM;
-        for (int l = 0; l < P->L && st == 0; l++)
+        if (!c->ts[i]) st = QINS_ERR_NOMEM;
+        for (int l = 0; c->ts[i] && l < P->L && st == 0; l++)
             if (P->scope_mask[c->v[i]->scope] >> l & 1) {
                 const struct qins_linear *wv = &e->model->layers[l].wv;
                 st = qins_transport_compute(&c->v[i]->p, wv->w, wv->n_out, wv->n_in,
