@@ -211,3 +211,27 @@ void qins_calib_free(struct qins_calib *c) {
     free(c->v);
     memset(c, 0, sizeof *c);
 }
+
+int qins_calib_run_windows(struct qins_model *m, const int32_t *ids, int64_t n_ids, int ctx, int64_t first,
+                           int64_t n_win, int bos) {
+    QINS_CHECK(ctx >= 1 && first >= 0 && n_win >= 0 && (first + n_win) * ctx <= n_ids, QINS_ERR_ARG,
+               "calib: windows %lld..%lld of %d tokens need %lld tokens, the text has %lld", (long long)first,
+               (long long)(first + n_win - 1), ctx, (long long)((first + n_win) * ctx), (long long)n_ids);
+    const struct qins_hparams *hp = &m->hp;
+    struct qins_kv_store *kv = NULL;
+    struct qins_state *s = NULL;
+    int32_t *win = malloc((size_t)ctx * sizeof *win);
+    int st = win ? qins_kv_store_fp32_init(hp->n_layer, ctx, hp->n_head_kv * hp->head_dim, &kv) : QINS_ERR_NOMEM;
+    if (st == 0) st = qins_state_init(m, ctx, ctx, kv, &s);
+    for (int64_t w = first; st == 0 && w < first + n_win; w++) {
+        memcpy(win, ids + w * ctx, (size_t)ctx * sizeof *win);
+        if (bos >= 0) win[0] = bos;
+        qins_kv_clear(kv);
+        st = qins_forward(m, s, win, ctx, 0, false);
+    }
+    if (st == QINS_ERR_NOMEM && !win) qins_log_error_at(__FILE__, __LINE__, __func__, "calib: out of memory");
+    qins_state_free(s);
+    qins_kv_free(kv);
+    free(win);
+    return st;
+}

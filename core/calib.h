@@ -80,3 +80,10 @@ int qins_calib_finish(struct qins_calib *c);
 const struct qins_calib_stats *qins_calib_get(const struct qins_calib *c, int layer, enum qins_site site);
 // Frees the capture (NULL-safe). Returns nothing.
 void qins_calib_free(struct qins_calib *c);
+
+// Runs windows first .. first + n_win - 1 of ctx tokens of ids (n_ids tokens; window w starts at
+// w * ctx, its first token replaced by bos when bos >= 0, as perplexity does) through m with a
+// fresh FP32 cache, so that m's observers (e.g. a capture) see them. Returns 0, QINS_ERR_ARG
+// when the windows do not fit in ids, or a forward-pass error.
+int qins_calib_run_windows(struct qins_model *m, const int32_t *ids, int64_t n_ids, int ctx, int64_t first,
+                           int64_t n_win, int bos);

@@ -27,7 +27,8 @@ typedef void (*qins_log_fn)(int level, const char *msg, void *user);
 void qins_log_set(qins_log_fn fn, void *user);
 // Sets the most verbose level that reaches the sink (default QINS_LOG_INFO).
 void qins_log_set_level(int level);
-// Returns the current level (to restore it after muting).
+// Returns the level set by qins_log_set_level (to restore it after a quiet section; a level
+// below QINS_LOG_ERROR silences every message, qins_last_error still records errors).
 int qins_log_get_level(void);
 // Formats and sends one message. Returns nothing.
 void qins_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

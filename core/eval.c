@@ -7,10 +7,12 @@
 
 #include "common.h"
 
+// Lowest index of the largest value; NaN never wins over a number (a variant that blew up
+// still yields a valid id, and its non-finite logits are counted by the callers).
 static int32_t argmax(const float *x, int n) {
     int32_t best = 0;
     for (int i = 1; i < n; i++)
-        if (x[i] > x[best]) best = i;
+        if (x[i] > x[best] || (isnan(x[best]) && !isnan(x[i]))) best = i;
     return best;
 }
 
@@ -117,8 +119,11 @@ void qins_ppl_result_free(struct qins_ppl_result *r) {
     memset(r, 0, sizeof *r);
 }
 
+// A total order with NaN after every number: qsort needs a consistent comparison, and a
+// variant with NaN log-probabilities has NaN KL divergences.
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
+    if (isnan(x) || isnan(y)) return isnan(x) - isnan(y);
     return (x > y) - (x < y);
 }
 

@@ -150,6 +150,12 @@ static void progress_cb(void *user, int64_t done, int64_t total) {
     qins_progress_update(user, (uint64_t)done);
 }
 
+static bool all_finite(const float *x, int n) {
+    for (int i = 0; i < n; i++)
+        if (!isfinite(x[i])) return false;
+    return true;
+}
+
 static int make_store(const struct qins_exp *e, const struct qins_kv_spec *kv, int n_ctx, struct qins_kv_store **out) {
     struct qins_kv_spec fp32;
     if (!kv) {
@@ -178,6 +184,11 @@ int qins_exp_evaluate(struct qins_exp *e, struct qins_model *m, const struct qin
     for (size_t i = 0; i < (size_t)np * max_tok; i++) out->gen[i] = -1;
     struct qins_kv_store *store = NULL;
     struct qins_state *s = NULL;
+    // Each step's logits are kept to count the steps whose logits were not finite (a variant
+    // that blows up must be counted, not just produce arbitrary tokens).
+    const int V = m->hp.n_vocab;
+    float *step_logits = malloc((size_t)(max_tok > 0 ? max_tok : 1) * V * sizeof *step_logits);
+    QINS_CHECK(step_logits, QINS_ERR_NOMEM, "out of memory");
     int st = make_store(e, kv, gen_ctx, &store);
     if (st == 0) st = qins_state_init(m, gen_ctx, gen_ctx, store, &s);
     double t0 = qins_time_now();
@@ -187,7 +198,9 @@ int qins_exp_evaluate(struct qins_exp *e, struct qins_model *m, const struct qin
     qins_progress_init(&bar, label, (uint64_t)np, "prompts");
     for (int i = 0; st == 0 && i < np; i++) {
         int n = e->prompts.items[i].max_tokens;
-        st = qins_generate_greedy(m, s, e->prompt_ids[i], e->n_prompt_ids[i], n, -1, out->gen + (size_t)i * max_tok, NULL);
+        st = qins_generate_greedy(m, s, e->prompt_ids[i], e->n_prompt_ids[i], n, -1, out->gen + (size_t)i * max_tok,
+                                  step_logits);
+        for (int k = 0; st > 0 && k < st; k++) out->gen_nonfinite += !all_finite(step_logits + (size_t)k * V, V);
         if (st >= 0 && e->n_prompt_ids[i] + n - 1 > out->kv_positions_full) {
             out->kv_positions_full = store->n_pos;
             out->kv_bytes_full = qins_kv_stored_bytes(store);
@@ -196,6 +209,7 @@ int qins_exp_evaluate(struct qins_exp *e, struct qins_model *m, const struct qin
         qins_progress_update(&bar, (uint64_t)i + 1);
     }
     qins_progress_finish(&bar);
+    free(step_logits);
     qins_state_free(s);
     qins_kv_free(store);
     s = NULL, store = NULL;
@@ -239,7 +253,38 @@ static int record_generation(struct qins_exp *e, const struct qins_exp_eval *ev,
 }
 
 int qins_exp_record_quality(struct qins_exp *e, const struct qins_exp_eval *base, const struct qins_exp_eval *var) {
+    struct qins_exp_quality q;
+    return qins_exp_record_quality_ex(e, base, var, &q);
+}
+
+void qins_exp_quality_nan(struct qins_exp_quality *q) {
+    q->token_match = q->first_divergence_mean = q->top1_agreement = q->ppl = q->ppl_delta_pct = NAN;
+    q->kld_mean = q->kld_p99 = q->kld_max = q->nonfinite_logits = q->nonfinite_gen_steps = NAN;
+}
+
+int qins_exp_write_quality(struct qins_exp *e, const char *var, const struct qins_exp_quality *q) {
     char name[160];
+#define METRIC(m, v, unit)                                                                                            \
+    snprintf(name, sizeof name, "%s/%s", var, m);                                                                    \
+    QINS_TRY(qins_run_metric(e->run, name, v, unit))
+    METRIC("token_match", q->token_match, "fraction");
+    METRIC("first_divergence_mean", q->first_divergence_mean, "tokens");
+    METRIC("top1_agreement", q->top1_agreement, "fraction");
+    METRIC("ppl", q->ppl, "ppl");
+    METRIC("ppl_delta_pct", q->ppl_delta_pct, "pct");
+    METRIC("kld_mean", q->kld_mean, "nats");
+    METRIC("kld_p99", q->kld_p99, "nats");
+    METRIC("kld_max", q->kld_max, "nats");
+    METRIC("nonfinite_logits", q->nonfinite_logits, "count");
+    METRIC("nonfinite_gen_steps", q->nonfinite_gen_steps, "count");
+#undef METRIC
+    return 0;
+}
+
+int qins_exp_record_quality_ex(struct qins_exp *e, const struct qins_exp_eval *base, const struct qins_exp_eval *var,
+                               struct qins_exp_quality *q) {
+    char name[160];
+    qins_exp_quality_nan(q);
     if (!e->baseline_recorded) {
         e->baseline_recorded = true;
         QINS_TRY(record_generation(e, base, "baseline"));
@@ -266,21 +311,21 @@ int qins_exp_record_quality(struct qins_exp *e, const struct qins_exp_eval *base
     QINS_TRY(st);
     struct qins_ppl_compare cmp;
     QINS_TRY(qins_ppl_compare(&base->ppl, &var->ppl, &cmp));
-#define METRIC(m, v, unit)                                                                                            \
-    snprintf(name, sizeof name, "%s/%s", var->name, m);                                                              \
-    QINS_TRY(qins_run_metric(e->run, name, v, unit))
-    METRIC("token_match", match / np, "fraction");
-    METRIC("first_divergence_mean", first_mean / np, "tokens");
-    METRIC("top1_agreement", cmp.top1_agreement, "fraction");
-    METRIC("ppl", var->ppl.ppl, "ppl");
-    METRIC("ppl_delta_pct", 100.0 * (var->ppl.ppl / base->ppl.ppl - 1.0), "pct");
-    METRIC("kld_mean", cmp.kld_mean, "nats");
-    METRIC("kld_p99", cmp.kld_p99, "nats");
-    METRIC("kld_max", cmp.kld_max, "nats");
-    METRIC("nonfinite_logits", (double)var->ppl.n_nonfinite, "count");
-#undef METRIC
-    printf("%-28s token match %.4f, top-1 %.4f, ppl %.4f (%+.3f %%), KLD %.6f\n", var->name, match / np,
-           cmp.top1_agreement, var->ppl.ppl, 100.0 * (var->ppl.ppl / base->ppl.ppl - 1.0), cmp.kld_mean);
+    *q = (struct qins_exp_quality){
+        .token_match = match / np,
+        .first_divergence_mean = first_mean / np,
+        .top1_agreement = cmp.top1_agreement,
+        .ppl = var->ppl.ppl,
+        .ppl_delta_pct = 100.0 * (var->ppl.ppl / base->ppl.ppl - 1.0),
+        .kld_mean = cmp.kld_mean,
+        .kld_p99 = cmp.kld_p99,
+        .kld_max = cmp.kld_max,
+        .nonfinite_logits = (double)var->ppl.n_nonfinite,
+        .nonfinite_gen_steps = (double)var->gen_nonfinite,
+    };
+    QINS_TRY(qins_exp_write_quality(e, var->name, q));
+    printf("%-28s token match %.4f, top-1 %.4f, ppl %.4f (%+.3f %%), KLD %.6f\n", var->name, q->token_match,
+           q->top1_agreement, q->ppl, q->ppl_delta_pct, q->kld_mean);
     return 0;
 }
 

@@ -54,6 +54,7 @@ struct qins_exp_eval {
     int n_prompts, n_tokens;     // n_tokens = the longest prompt's max_tokens
     int32_t *gen;                // (n_prompts, n_tokens) greedy ids, -1 past a prompt's max_tokens
     struct qins_ppl_result ppl;  // with log-probs
+    int64_t gen_nonfinite;       // generation steps whose logits held NaN/Inf (argmax skips NaN)
     size_t kv_bytes_full;        // KV store bytes after the longest generation (prompt + tokens)
     int kv_positions_full;       // positions held at that point
     double seconds;
@@ -66,8 +67,25 @@ int qins_exp_evaluate(struct qins_exp *e, struct qins_model *m, const struct qin
 void qins_exp_eval_free(struct qins_exp_eval *ev);
 // Records base's arrays once ("baseline") and var's quality metrics against base:
 // <var>/token_match, first_divergence_mean, top1_agreement, ppl, ppl_delta_pct, kld_mean,
-// kld_p99, kld_max, nonfinite_logits, and /generation/<var>/*, /perplexity/<var>/nll.
+// kld_p99, kld_max, nonfinite_logits, nonfinite_gen_steps, and /generation/<var>/*,
+// /perplexity/<var>/nll. Returns 0 or < 0.
 int qins_exp_record_quality(struct qins_exp *e, const struct qins_exp_eval *base, const struct qins_exp_eval *var);
+
+// The quality metrics of one variant against the baseline (what record_quality writes).
+struct qins_exp_quality {
+    double token_match, first_divergence_mean, top1_agreement, ppl, ppl_delta_pct;
+    double kld_mean, kld_p99, kld_max;
+    double nonfinite_logits, nonfinite_gen_steps; // counts (as doubles, the metric type)
+};
+// Computes var's quality against base and records it like qins_exp_record_quality; q receives
+// the figures. Returns 0 or < 0.
+int qins_exp_record_quality_ex(struct qins_exp *e, const struct qins_exp_eval *base, const struct qins_exp_eval *var,
+                               struct qins_exp_quality *q);
+// Writes q's metrics as <name>/token_match, … (the names record_quality uses). Returns 0 or < 0.
+int qins_exp_write_quality(struct qins_exp *e, const char *name, const struct qins_exp_quality *q);
+// A variant that could not be evaluated (it blew up: a codec refused NaN/Inf, a fit failed):
+// every quality figure NaN. Returns nothing.
+void qins_exp_quality_nan(struct qins_exp_quality *q);
 
 // Installs configuration i (0 = baseline) on the experiment's model, e.g. slot implementations.
 typedef int (*qins_exp_apply_fn)(void *user, int i);

@@ -102,6 +102,7 @@ int qins_gate_defs_load(const char *path, struct qins_gate_defs *out) {
         long g = strtol(field[0], &end, 10);
         c.cmp = parse_cmp(field[4]);
         c.decision = !strcmp(field[1], "decision");
+        c.target = !strncmp(field[1], "target_", 7);
         bool ok_sel = !strcmp(field[2], "*") || (!strncmp(field[2], "tag:", 4) && field[2][4]);
         const char *why = NULL;
         if (*end || end == field[0] || g < 0 || g > 9) why = "gate must be 0..9";
@@ -253,7 +254,7 @@ int qins_gate_evaluate(const struct qins_gate_defs *defs, int gate, const char *
         if (!m) {
             snprintf(row->note, sizeof row->note, "no complete, non-forced phase-%d run%s%s", gate,
                      strcmp(c->select, "*") ? " with tag " : "", strcmp(c->select, "*") ? c->select + 4 : "");
-            all_pass = false;
+            all_pass &= c->target;
             continue;
         }
         snprintf(row->run_id, sizeof row->run_id, "%s", m->run_id);
@@ -265,7 +266,7 @@ int qins_gate_evaluate(const struct qins_gate_defs *defs, int gate, const char *
         qins_runfile_t *f;
         if (qins_runfile_open(&f, m->path) < 0) {
             snprintf(row->note, sizeof row->note, "run %s could not be reopened", m->run_id);
-            all_pass = false;
+            all_pass &= c->target;
             continue;
         }
         double v;
@@ -282,7 +283,7 @@ int qins_gate_evaluate(const struct qins_gate_defs *defs, int gate, const char *
         }
         qins_runfile_close(f);
         if (row->missing) {
-            all_pass = false;
+            all_pass &= c->target;
             continue;
         }
         if (c->decision) {
@@ -295,7 +296,7 @@ int qins_gate_evaluate(const struct qins_gate_defs *defs, int gate, const char *
         } else {
             row->pass = holds(c->cmp, v, c->threshold);
             if (!row->pass) {
-                all_pass = false;
+                all_pass &= c->target; // a target is reported, never decides
                 if (isnan(v)) snprintf(row->note, sizeof row->note, "measured value is NaN");
             }
         }
@@ -323,6 +324,7 @@ static void fmt_floor(const struct qins_gate_row *w, char *buf, size_t cap) {
 
 static const char *row_result(const struct qins_gate_row *r) {
     if (r->crit.decision && !r->missing) return qins_verdict_str(r->band);
+    if (r->crit.target) return r->pass ? "MET" : "MISSED";
     return r->pass ? "PASS" : "FAIL";
 }
 
@@ -375,7 +377,8 @@ static int write_md(const struct qins_gate_result *r, const char *path) {
                 w->run_id[0] ? w->run_id : "-", meas, th, fl, row_result(w), w->crit.wording,
                 w->note[0] ? " — " : "", w->note);
     }
-    fprintf(f, "\nVerdict: **%s**. A missing metric or run is a FAIL; forced runs are never used.\n",
+    fprintf(f, "\nVerdict: **%s**. A missing metric or run is a FAIL; forced runs are never used; target_ rows "
+               "(MET/MISSED) are reported beside the criteria and do not decide.\n",
             qins_verdict_str(r->verdict));
     int bad = ferror(f);
     bad |= fclose(f);
@@ -637,14 +640,16 @@ int qins_gate_load_latest(const char *results_dir, int gate, struct qins_gate_re
             snprintf(c->wording, sizeof c->wording, "%s", sv[7][i]);
             snprintf(c->select, sizeof c->select, "%s", sv[8][i]);
             c->decision = !strcmp(c->id, "decision");
+            c->target = !strncmp(c->id, "target_", 7);
             c->threshold = tv[i];
             c->pause = pv[i];
             w->measured = meas[i];
-            w->missing = !strcmp(sv[4][i], "FAIL") && !strncmp(w->note, "metric ", 7);
+            w->missing = (!strcmp(sv[4][i], "FAIL") || !strcmp(sv[4][i], "MISSED")) && !strncmp(w->note, "metric ", 7);
             w->missing |= !strncmp(w->note, "no complete", 11);
             w->floor_value = flv[i];
             w->has_floor = !isnan(flv[i]);
-            w->pass = !strcmp(sv[4][i], "PASS") || !strcmp(sv[4][i], "GO") || !strcmp(sv[4][i], "PAUSE");
+            w->pass = !strcmp(sv[4][i], "PASS") || !strcmp(sv[4][i], "GO") || !strcmp(sv[4][i], "PAUSE") ||
+                      !strcmp(sv[4][i], "MET");
             w->band = !strcmp(sv[4][i], "GO") ? QINS_VERDICT_GO : !strcmp(sv[4][i], "PAUSE") ? QINS_VERDICT_PAUSE
                                                                                           : QINS_VERDICT_NOGO;
         }

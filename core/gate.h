@@ -6,7 +6,9 @@
 // gates.txt: one criterion per line, fields separated by '|', '#' starts a comment line:
 //   gate | id | select | metric | cmp | threshold | floor | wording
 //   gate      0..9 (gate N reads runs of phase N)
-//   id        short name; the id "decision" marks the decision row (at most one per gate)
+//   id        short name; the id "decision" marks the decision row (at most one per gate); an
+//             id starting with "target_" marks a success target: evaluated and shown as MET or
+//             MISSED beside the criteria, but it never changes the verdict
 //   select    "*" = newest complete non-forced run of phase N; "tag:NAME" = newest such run
 //             whose [run] tag is NAME (e.g. single-layer, full)
 //   metric    /metrics name in that run, e.g. qins8/token_match
@@ -16,8 +18,8 @@
 //   floor     noise-floor variant shown beside the measurement (same metric, other variant,
 //             same run), e.g. fp16; "-" = none
 //   wording   the plan's words, shown in reports
-// Verdict: NO-GO if any criterion fails (a missing metric or run fails, naming what is
-// missing); otherwise the decision row's band if the gate has one, else GO.
+// Verdict: NO-GO if any criterion (target rows aside) fails (a missing metric or run fails,
+// naming what is missing); otherwise the decision row's band if the gate has one, else GO.
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -35,6 +37,7 @@ struct qins_gate_criterion {
     double threshold;
     double pause;       // decision row: PAUSE lower bound
     bool decision;
+    bool target;        // id "target_*": reported (MET/MISSED), not part of the verdict
     char floor[48];     // "" = none
     char wording[256];
 };

@@ -333,6 +333,25 @@ void qins_transport_free(struct qins_transport *t) {
     t->w = t->b = t->s_in = t->s_out = t->x_op = t->y_op = NULL;
 }
 
+int qins_transport_encoded_pair(const struct qins_transport *t, const float *w, const float *x, double *target,
+                                double *pred) {
+    const int n_in = t->n_in, n_out = t->n_out;
+    double *z = malloc((size_t)n_in * sizeof(double));
+    QINS_CHECK(z, QINS_ERR_NOMEM, "transport: out of memory");
+    qins_transport_encode_row(t, x, z);
+    for (int i = 0; i < n_out; i++) {
+        double y = 0, p = t->b[i];
+        for (int j = 0; j < n_in; j++) {
+            y += (double)w[(size_t)i * n_in + j] * x[j];
+            p += t->w[(size_t)i * n_in + j] * z[j];
+        }
+        target[i] = enc(y, t->s_out[i], t->p.alpha);
+        pred[i] = p;
+    }
+    free(z);
+    return 0;
+}
+
 int qins_transport_residual(const struct qins_transport *t, const float *w, const float *x, int64_t n, double *mse,
                             double *var) {
     QINS_CHECK(n > 0 && t->w, QINS_ERR_ARG, "transport residual: no rows or no transport");

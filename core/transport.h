@@ -97,6 +97,11 @@ double qins_transport_hist_lower(int i);
 // The input encoding the runtime uses: z_j = E_j(x_j), rounded to the grid when in_bits > 0
 // (codes chosen exactly as core/codec.h's QINS quantizer with scale s_j). Writes n_in values.
 void qins_transport_encode_row(const struct qins_transport *t, const float *x, double *z);
+// For one input row x (n_in): target[i] = E^out_i((W x)_i) and pred[i] = (W' z(x) + b')_i with
+// the FP64 W' (n_out each): the two sides the transport must make equal (for scatter plots).
+// Returns 0 or QINS_ERR_NOMEM.
+int qins_transport_encoded_pair(const struct qins_transport *t, const float *w, const float *x, double *target,
+                                double *pred);
 // Mean over the n rows x (n, n_in) of ||E^out(W x) - (W' z(x) + b')||^2 with the FP64 W'
 // (*mse), and the mean squared deviation of the targets from their mean (*var). Returns 0 or < 0.
 int qins_transport_residual(const struct qins_transport *t, const float *w, const float *x, int64_t n,

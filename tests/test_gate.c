@@ -19,6 +19,7 @@ static const char *GATES =
     "2 | full | tag:full | jacobian/token_match | > | 0.90 | fp16 | full > 90%\n"
     "2 | finite | tag:full | jacobian/nonfinite_count | == | 0 | - | no NaN/Inf\n"
     "2 | decision | tag:full | jacobian/token_match | > | 0.95/0.90 | fp16 | GO/PAUSE/NO-GO\n"
+    "2 | target_err | tag:single-layer | jacobian/rel_error | < | 0.01 | - | target: error < 1%\n"
     "3 | err | * | e/ppl_delta_pct | abs< | 1 | - | within 1%\n";
 
 static char dir[512];
@@ -169,6 +170,42 @@ Test(gate, phase2_three_way_decision) {
     cr_assert_eq(phase2(0.97, 0.99, 2), QINS_VERDICT_NOGO, "NaN/Inf seen");
 }
 
+// target_* rows are evaluated and shown (MET / MISSED) but never change the verdict: the
+// three-way tests above reach GO while the single-layer runs lack jacobian/rel_error.
+Test(gate, target_rows_are_reported_and_do_not_decide) {
+    char d[512];
+    cr_assert_eq(test_tmpdir(d, sizeof d), 0);
+    for (int k = 0; k < 2; k++) {
+        struct synth_metric layer[] = {{"jacobian/token_match", 0.99, "fraction"},
+                                       {"jacobian/rel_error", k ? 0.005 : 0.5, "fraction"}};
+        struct synth_metric full[] = {{"jacobian/token_match", 0.97, "fraction"}, {"jacobian/nonfinite_count", 0, "count"}};
+        cr_assert_eq(synth_run(d, 2, "single-layer", false, layer, 2, NULL, 0), QINS_OK);
+        cr_assert_eq(synth_run(d, 2, "full", false, full, 2, NULL, 0), QINS_OK);
+        struct qins_gate_result r;
+        cr_assert_eq(qins_gate_evaluate(&defs, 2, d, NULL, 0, &r), QINS_OK);
+        cr_assert_eq(r.verdict, QINS_VERDICT_GO, "case %d: a target never decides", k);
+        const struct qins_gate_row *t = NULL;
+        for (size_t i = 0; i < r.n_rows; i++)
+            if (!strcmp(r.rows[i].crit.id, "target_err")) t = &r.rows[i];
+        cr_assert_not_null(t);
+        cr_assert(t->crit.target);
+        cr_assert_float_eq(t->measured, k ? 0.005 : 0.5, 1e-12);
+        struct qins_gate_row_text txt;
+        qins_gate_row_format(t, &txt);
+        cr_assert_str_eq(txt.result, k ? "MET" : "MISSED");
+        cr_assert_eq(qins_gate_record(&r, d), QINS_OK);
+        qins_gate_result_free(&r);
+        struct qins_gate_result back;
+        cr_assert_eq(qins_gate_load_latest(d, 2, &back), QINS_OK);
+        for (size_t i = 0; i < back.n_rows; i++)
+            if (!strcmp(back.rows[i].crit.id, "target_err")) {
+                cr_assert(back.rows[i].crit.target, "read back as a target");
+                cr_assert_eq(back.rows[i].pass, k == 1);
+            }
+        qins_gate_result_free(&back);
+    }
+}
+
 Test(gate, record_and_require) {
     cr_assert_eq(qins_gate_require(1, dir, false), QINS_ERR_STATE, "never evaluated");
     cr_assert(strstr(qins_last_error(), "has never been evaluated"), "%s", qins_last_error());
@@ -252,5 +289,14 @@ Test(gate, shipped_gates_file_defines_the_plan) {
     }
     for (int g = 0; g <= 6; g++) cr_assert_gt(per_gate[g], 0, "gate %d has criteria", g);
     cr_assert_eq(decisions[2], 1, "gate 2 has the GO/PAUSE/NO-GO decision");
+    // Gate 2 reads the best variant of each scope from one run (phases/phase2.c writes these)
+    int best_rows = 0, targets = 0;
+    for (size_t i = 0; i < d.n; i++) {
+        if (d.c[i].gate != 2) continue;
+        best_rows += !strncmp(d.c[i].metric, "best_layer0/", 12) || !strncmp(d.c[i].metric, "best_full/", 10);
+        targets += d.c[i].target;
+    }
+    cr_assert_eq(best_rows, per_gate[2], "every gate-2 row reads best_layer0/* or best_full/*");
+    cr_assert_eq(targets, 3, "error < 1%%, PPL < +5%%, decode ops -50%% are targets");
     qins_gate_defs_free(&d);
 }
