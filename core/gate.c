@@ -192,9 +192,10 @@ static void floor_metric(const char *metric, const char *floor, char *out, size_
     snprintf(out, cap, "%s/%s", floor, slash ? slash + 1 : metric);
 }
 
-int qins_gate_evaluate(const struct qins_gate_defs *defs, int gate, const char *results_dir,
-                       const char *const *run_paths, size_t n_run_paths, struct qins_gate_result *out) {
+static int evaluate(const struct qins_gate_defs *defs, int gate, const char *results_dir, const char *const *run_paths,
+                    size_t n_run_paths, bool allow_forced, struct qins_gate_result *out) {
     memset(out, 0, sizeof *out);
+    out->preview = allow_forced;
     out->gate = gate;
     snprintf(out->gates_path, sizeof out->gates_path, "%s", defs->path);
     time_t now = time(NULL);
@@ -221,7 +222,7 @@ int qins_gate_evaluate(const struct qins_gate_defs *defs, int gate, const char *
             runs[n_runs++] = *qins_runfile_meta(f);
             qins_runfile_close(f);
             const struct qins_run_meta *m = &runs[n_runs - 1];
-            if (m->phase != gate || m->forced) {
+            if (m->phase != gate || (m->forced && !allow_forced)) {
                 qins_log(QINS_LOG_ERROR, "%s is %s; gate %d reads complete, non-forced phase-%d runs", run_paths[i],
                          m->forced ? "a forced run" : "a run of another phase", gate, gate);
                 free(runs);
@@ -250,7 +251,7 @@ int qins_gate_evaluate(const struct qins_gate_defs *defs, int gate, const char *
         row->band = QINS_VERDICT_NOGO;
         const struct qins_run_meta *m = NULL;
         for (size_t k = 0; k < n_runs && !m; k++) // newest first; forced runs never count
-            if (!runs[k].forced && selects(c->select, &runs[k])) m = &runs[k];
+            if ((!runs[k].forced || allow_forced) && selects(c->select, &runs[k])) m = &runs[k];
         if (!m) {
             snprintf(row->note, sizeof row->note, "no complete, non-forced phase-%d run%s%s", gate,
                      strcmp(c->select, "*") ? " with tag " : "", strcmp(c->select, "*") ? c->select + 4 : "");
@@ -306,6 +307,18 @@ int qins_gate_evaluate(const struct qins_gate_defs *defs, int gate, const char *
     return QINS_OK;
 }
 
+int qins_gate_evaluate(const struct qins_gate_defs *defs, int gate, const char *results_dir,
+                       const char *const *run_paths, size_t n_run_paths, struct qins_gate_result *out) {
+    return evaluate(defs, gate, results_dir, run_paths, n_run_paths, false, out);
+}
+
+int qins_gate_evaluate_preview(const struct qins_gate_defs *defs, int gate, const char *const *run_paths,
+                               size_t n_run_paths, struct qins_gate_result *out) {
+    QINS_CHECK(n_run_paths > 0, QINS_ERR_ARG, "a preview evaluates named run files (--run)");
+    return evaluate(defs, gate, NULL, run_paths, n_run_paths, true, out);
+}
+
+
 static void fmt_threshold(const struct qins_gate_criterion *c, char *buf, size_t cap) {
     if (c->decision) snprintf(buf, cap, "GO %s %g, PAUSE >= %g", cmp_str(c->cmp), c->threshold, c->pause);
     else snprintf(buf, cap, "%s %g", cmp_str(c->cmp), c->threshold);
@@ -337,6 +350,8 @@ void qins_gate_row_format(const struct qins_gate_row *w, struct qins_gate_row_te
 
 void qins_gate_print(FILE *f, const struct qins_gate_result *r) {
     fprintf(f, "gate %d (%s), evaluated %s\n", r->gate, r->gates_path, r->time);
+    if (r->preview)
+        fprintf(f, "PREVIEW of forced run(s): this verdict is not recorded and does not unlock phase %d\n", r->gate + 1);
     fprintf(f, "runs: %s\n\n", r->runs[0] ? r->runs : "(none)");
     fprintf(f, "%-18s %-36s %12s %-26s %12s  %s\n", "criterion", "metric", "measured", "threshold", "noise floor",
             "result");
@@ -529,6 +544,7 @@ static int record_h5(const struct qins_gate_result *r, const char *dir) {
 }
 
 int qins_gate_record(const struct qins_gate_result *r, const char *results_dir) {
+    QINS_CHECK(!r->preview, QINS_ERR_STATE, "gate %d: a preview of forced runs is never recorded", r->gate);
     char dir[1024], md[1100];
     QINS_TRY(mkdir_one(results_dir));
     snprintf(dir, sizeof dir, "%s/gates", results_dir);

@@ -76,6 +76,7 @@ struct qins_gate_result {
     char runs[2048];     // run ids used, comma-separated
     char time[32];       // UTC ISO 8601
     char gates_path[1024];
+    bool preview;        // evaluated a forced run (qins_gate_evaluate_preview): never recorded
 };
 
 // Evaluates gate `gate` over the newest complete non-forced runs of phase `gate` in
@@ -84,6 +85,11 @@ struct qins_gate_result {
 // the gate has no criteria, or QINS_ERR_ARG for an unusable --run file.
 int qins_gate_evaluate(const struct qins_gate_defs *defs, int gate, const char *results_dir,
                        const char *const *run_paths, size_t n_run_paths, struct qins_gate_result *out);
+// The same table for run files that may be forced (`qins-gate N --preview-forced --run F`), for
+// reading what a gate would say of an experiment run past a closed gate. out->preview is set;
+// qins_gate_record refuses such a result, so it can never unlock the next phase.
+int qins_gate_evaluate_preview(const struct qins_gate_defs *defs, int gate, const char *const *run_paths,
+                               size_t n_run_paths, struct qins_gate_result *out);
 // Frees (NULL-safe).
 void qins_gate_result_free(struct qins_gate_result *r);
 // "GO", "PAUSE", "NO-GO", "none".

@@ -7,9 +7,10 @@
 #include "gate.h"
 
 static int usage(void) {
-    fprintf(stderr, "usage: qins-gate N [--results DIR] [--gates FILE] [--run RUN.h5]... [--no-record]\n"
+    fprintf(stderr, "usage: qins-gate N [--results DIR] [--gates FILE] [--run RUN.h5]... [--no-record] [--preview-forced]\n"
                     "  Evaluates gate N on the newest complete, non-forced phase-N runs (or the --run files),\n"
-                    "  writes DIR/gates/gate-N.md and DIR/gates/gates.h5, exits 0 only on GO (1 otherwise).\n");
+                    "  writes DIR/gates/gate-N.md and DIR/gates/gates.h5, exits 0 only on GO (1 otherwise).\n"
+                    "  --preview-forced: evaluate the --run files even if forced; print only, never record.\n");
     return 2;
 }
 
@@ -20,9 +21,10 @@ int main(int argc, char **argv) {
     if (*end || gate < 0 || gate > 9) return usage();
     const char *results = "results", *gates = NULL, *runs[64];
     size_t n_runs = 0;
-    int record = 1;
+    int record = 1, preview = 0;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--no-record")) record = 0;
+        else if (!strcmp(argv[i], "--preview-forced")) preview = 1, record = 0;
         else if (i + 1 >= argc) return usage();
         else if (!strcmp(argv[i], "--results")) results = argv[++i];
         else if (!strcmp(argv[i], "--gates")) gates = argv[++i];
@@ -37,7 +39,8 @@ int main(int argc, char **argv) {
     struct qins_gate_defs defs;
     if (qins_gate_defs_load(gates, &defs) < 0) return 2;
     struct qins_gate_result r;
-    int st = qins_gate_evaluate(&defs, (int)gate, results, runs, n_runs, &r);
+    int st = preview ? qins_gate_evaluate_preview(&defs, (int)gate, runs, n_runs, &r)
+                     : qins_gate_evaluate(&defs, (int)gate, results, runs, n_runs, &r);
     qins_gate_defs_free(&defs);
     if (st < 0) return 2;
     qins_gate_print(stdout, &r);

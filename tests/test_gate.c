@@ -126,6 +126,15 @@ Test(gate, forced_runs_are_ignored) {
     // Naming the forced run explicitly is refused.
     const char *runs[] = {forced_path};
     cr_assert_eq(qins_gate_evaluate(&defs, 1, dir, runs, 1, &r), QINS_ERR_ARG);
+    // A preview shows what the gate would say of it, and can never be recorded.
+    cr_assert_eq(qins_gate_evaluate_preview(&defs, 1, runs, 1, &r), QINS_OK);
+    cr_assert(r.preview);
+    cr_assert_eq(r.verdict, QINS_VERDICT_GO);
+    cr_assert_eq(qins_gate_record(&r, dir), QINS_ERR_STATE, "a preview is never recorded");
+    qins_gate_result_free(&r);
+    struct qins_gate_status g;
+    cr_assert_eq(qins_gate_latest(dir, 1, &g), QINS_OK);
+    cr_assert_eq(g.verdict, QINS_VERDICT_NONE, "nothing was recorded for gate 1");
 }
 
 Test(gate, named_runs_override_the_newest) {
