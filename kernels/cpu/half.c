@@ -38,6 +38,9 @@ __attribute__((target("avx,f16c"))) void qins_half_to_f32_f16c(const void *h, si
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(b + 2 * i))));
+    // GCC drops its automatic vzeroupper when it turns the tail call below into a jump: dirty
+    // upper halves then slow every later SSE instruction (the attention loops) several-fold.
+    _mm256_zeroupper();
     qins_half_to_f32_ref(b + 2 * i, n - i, out + i);
 }
 
@@ -47,6 +50,7 @@ __attribute__((target("avx,f16c"))) void qins_f32_to_half_f16c(const float *x, s
     for (; i + 8 <= n; i += 8)
         _mm_storeu_si128((__m128i *)(void *)(b + 2 * i),
                          _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    _mm256_zeroupper(); // see above
     qins_f32_to_half_ref(x + i, n - i, b + 2 * i);
 }
 

@@ -28,6 +28,7 @@ __attribute__((target("avx2"))) void qins_lut_decode_u8_avx2(const uint8_t *code
         _mm256_storeu_ps(out + i, _mm256_mul_ps(v0, vs));
         _mm256_storeu_ps(out + i + 8, _mm256_mul_ps(v1, vs));
     }
+    _mm256_zeroupper(); // GCC omits it before a tail call: dirty upper halves slow later SSE code
     qins_lut_decode_u8_ref(codes + i, n - i, lut, scale, out + i);
 }
 
@@ -39,6 +40,7 @@ __attribute__((target("avx2"))) void qins_lut_decode_u16_avx2(const uint16_t *co
         __m256i idx = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(codes + i)));
         _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_i32gather_ps(lut, idx, 4), vs));
     }
+    _mm256_zeroupper(); // GCC omits it before a tail call: dirty upper halves slow later SSE code
     qins_lut_decode_u16_ref(codes + i, n - i, lut, scale, out + i);
 }
 #else

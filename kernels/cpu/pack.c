@@ -69,6 +69,7 @@ __attribute__((target("avx2"))) void qins_unpack_avx2(const uint8_t *in, size_t 
         i += 8;
         idx += 8;
     }
+    _mm256_zeroupper(); // GCC omits it before a tail call: dirty upper halves slow later SSE code
     qins_unpack_ref(in, in_len, idx, n - i, k, codes + i);
 }
 
