@@ -11,6 +11,7 @@
 #include "eval.h"
 #include "helpers/shared_paths.h"
 #include "model.h"
+#include "tokenizer.h"
 
 static char *slurp(const char *path) {
     FILE *f = fopen(path, "rb");
@@ -122,4 +123,41 @@ Test(forward, context_larger_than_the_model_is_an_error) {
     cr_assert_null(s);
     qins_kv_free(kv);
     qins_model_free(m);
+}
+
+// The perplexity runner on the reference text: llama.cpp's figure for the first 100 windows of
+// 256 tokens is 6.5167 (../shared/reference/stories260K_perplexity.tsv); the issue allows 0.5 %.
+// A run compared with itself has zero KL divergence and full top-1 agreement.
+Test(forward, perplexity_matches_llama_cpp_within_half_a_percent) {
+    char text_path[1200];
+    if (test_shared_path("data/tinystories_train_sample_2MiB.txt", text_path, sizeof text_path)) return;
+    struct qins_model *m;
+    struct qins_kv_store *kv;
+    struct qins_state *s;
+    load(&m, &kv, &s, 256);
+    struct qins_tokenizer *tok;
+    cr_assert_eq(qins_tokenizer_init_gguf(m->gguf, &tok), 0);
+    char *text = slurp(text_path);
+    int32_t *ids;
+    size_t n;
+    cr_assert_eq(qins_tokenizer_encode(tok, text, strlen(text), true, &ids, &n), 0);
+    cr_assert_eq(n, 1064916, "llama.cpp tokenizes the file to 1,064,916 tokens");
+    struct qins_ppl_opts o = {256, 100, 1, true, NULL, NULL};
+    struct qins_ppl_result a, b;
+    cr_assert_eq(qins_perplexity(m, s, ids, (int64_t)n, &o, &a), 0);
+    cr_assert_eq(a.chunks, 100);
+    cr_assert_eq(a.tokens_scored, 12700);
+    cr_assert_lt(fabs(a.ppl / 6.5167 - 1.0), 0.005, "ppl %.4f vs llama.cpp 6.5167", a.ppl);
+    o.max_chunks = 3;
+    struct qins_ppl_result a3;
+    cr_assert_eq(qins_perplexity(m, s, ids, (int64_t)n, &o, &a3), 0);
+    cr_assert_eq(qins_perplexity(m, s, ids, (int64_t)n, &o, &b), 0);
+    struct qins_ppl_compare c;
+    cr_assert_eq(qins_ppl_compare(&a3, &b, &c), 0);
+    cr_assert_float_eq(c.kld_mean, 0.0, 1e-12);
+    cr_assert_float_eq(c.top1_agreement, 1.0, 0);
+    qins_ppl_result_free(&a), qins_ppl_result_free(&a3), qins_ppl_result_free(&b);
+    free(ids), free(text);
+    qins_tokenizer_free(tok);
+    qins_state_free(s), qins_kv_free(kv), qins_model_free(m);
 }
