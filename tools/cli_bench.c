@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "cli_util.h"
 #include "common.h"
+#include "json_out.h"
 #include "membw.h"
 #include "model.h"
 #include "paths.h"
@@ -68,7 +69,11 @@ int qins_cli_bench(int argc, char **argv) {
                hp->arch == QINS_ARCH_PHI3 ? "phi3" : "llama", hp->n_layer, hp->n_embd, hp->n_ff, hp->n_vocab,
                params / 1e6, params * 4 / 1e6);
     else
-        printf("{\"model\":\"%s\",\"params\":%.0f,\"runs\":[", path, params);
+    {
+        printf("{\"model\":");
+        qins_json_write_escaped(stdout, path, strlen(path));
+        printf(",\"params\":%.0f,\"runs\":[", params);
+    }
     // The model's own footprint, before the bandwidth probe allocates its 512 MB buffer.
     qins_forward(m, s, tokens, (int)pp, 0, false);
     const size_t model_rss = qins_peak_rss_bytes();

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "cli_util.h"
 #include "gguf.h"
+#include "json_out.h"
 #include "model.h"
 #include "paths.h"
 
@@ -26,16 +27,30 @@ int qins_cli_info(int argc, char **argv) {
     const char *arch = hp->arch == QINS_ARCH_PHI3 ? "phi3" : "llama";
     size_t file_bytes = qins_gguf_file_size(m->gguf);
     if (cli_flag(&a, "--json")) {
-        printf("{\"path\":\"%s\",\"architecture\":\"%s\",\"n_embd\":%d,\"n_layer\":%d,\"n_head\":%d,\"n_head_kv\":%d,"
-               "\"head_dim\":%d,\"n_ff\":%d,\"n_vocab\":%d,\"context_length\":%d,\"n_rot\":%d,\"rope_base\":%g,"
-               "\"rms_eps\":%g,\"sliding_window\":%d,\"file_bytes\":%zu,\"weight_bytes_f32\":%zu,\"tensors_by_type\":{",
-               path, arch, hp->n_embd, hp->n_layer, hp->n_head, hp->n_head_kv, hp->head_dim, hp->n_ff, hp->n_vocab,
-               hp->n_ctx_train, hp->n_rot, hp->rope_base, hp->rms_eps, hp->sliding_window, file_bytes,
-               m->weight_bytes);
-        int first = 1;
+        struct qins_json j;
+        qins_json_init(&j, stdout);
+        qins_json_object_begin(&j);
+        qins_json_key(&j, "path"), qins_json_str(&j, path);
+        qins_json_key(&j, "architecture"), qins_json_str(&j, arch);
+        const struct { const char *k; int v; } dims[] = {
+            {"n_embd", hp->n_embd}, {"n_layer", hp->n_layer}, {"n_head", hp->n_head}, {"n_head_kv", hp->n_head_kv},
+            {"head_dim", hp->head_dim}, {"n_ff", hp->n_ff}, {"n_vocab", hp->n_vocab},
+            {"context_length", hp->n_ctx_train}, {"n_rot", hp->n_rot}, {"sliding_window", hp->sliding_window}};
+        for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++) qins_json_key(&j, dims[i].k), qins_json_int(&j, dims[i].v);
+        qins_json_key(&j, "rope_base"), qins_json_double(&j, hp->rope_base);
+        qins_json_key(&j, "rms_eps"), qins_json_double(&j, hp->rms_eps);
+        qins_json_key(&j, "file_bytes"), qins_json_uint(&j, file_bytes);
+        qins_json_key(&j, "weight_bytes_f32"), qins_json_uint(&j, m->weight_bytes);
+        qins_json_key(&j, "tensors_by_type");
+        qins_json_object_begin(&j);
         for (int t = 0; t < 64; t++)
-            if (count[t]) printf("%s\"%s\":%d", first ? "" : ",", qins_ggml_type_name(t), count[t]), first = 0;
-        printf("}}\n");
+            if (count[t]) qins_json_key(&j, qins_ggml_type_name(t)), qins_json_int(&j, count[t]);
+        qins_json_object_end(&j);
+        qins_json_object_end(&j);
+        if (qins_json_end(&j) < 0) {
+            qins_model_free(m);
+            return 1;
+        }
     } else {
         printf("model        %s (GGUF v%u, %zu bytes)\n", path, qins_gguf_version(m->gguf), file_bytes);
         printf("architecture %s\n", arch);
