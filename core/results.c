@@ -16,9 +16,7 @@
 
 #include "common.h"
 
-#ifndef QINS_GIT_COMMIT
-#define QINS_GIT_COMMIT "unknown"
-#endif
+#include "qins_git_commit.h" // QINS_GIT_COMMIT, generated at build time (cmake/git_commit.cmake)
 #ifndef QINS_SOURCE_DIR
 #define QINS_SOURCE_DIR ""
 #endif

@@ -18,7 +18,7 @@
 //   config_hash string sha256 hex of `config`
 //   config_source string  the config file text verbatim ("" = defaults only)
 //   config_path string    where it was read from ("" = none)
-//   git_commit string  harness commit at build time (QINS_GIT_COMMIT)
+//   git_commit string  harness commit the binary was built from (regenerated each build)
 //   git_dirty string   "clean" | "dirty" | "unknown" (git status --porcelain at run time)
 //   model_path, model_sha256, eval_path, eval_sha256 strings ("none" when not used)
 //   host string, threads int32, command string (argv joined), tag string ([run] tag)
