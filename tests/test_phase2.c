@@ -7,11 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "common.h"
 #include "eval.h"
 #include "gate.h"
+#include "helpers/run_cmd.h"
 #include "helpers/shared_paths.h"
 #include "helpers/synth_runs.h"
 #include "kv.h"
@@ -76,16 +76,6 @@ Test(phase2, nan_and_inf_logits_are_counted_not_fatal) {
 
 // ---- the binary
 
-static int run_cmd(const char *cmd, char *out, size_t cap) {
-    char full[4096];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    cr_assert(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static const char TINY[] = "[run]\nprompts = derive:3\ntokens = 12\neval_chunks = 2\nctx = 128\n"
                            "calib_slice = stories:1000-1200\ntag = tiny\n"
@@ -135,9 +125,9 @@ Test(phase2, tiny_run_feeds_gate_2) {
 
     // Without gate 1 the phase refuses.
     snprintf(cmd, sizeof cmd, "cd '%s' && '%s/qins-phase2' --config '%s' --results '%s'", dir, QINS_TEST_BIN_DIR, cfg, dir);
-    cr_assert_neq(run_cmd(cmd, out, sizeof out), 0, "no gate-1 record: refused\n%s", out);
+    cr_assert_neq(test_run_cmd(cmd, out, sizeof out), 0, "no gate-1 record: refused\n%s", out);
     record_gate1_go(dir);
-    cr_assert_eq(run_cmd(cmd, out, sizeof out), 0, "qins-phase2 on the tiny config:\n%s", out);
+    cr_assert_eq(test_run_cmd(cmd, out, sizeof out), 0, "qins-phase2 on the tiny config:\n%s", out);
     struct qins_run_meta *runs;
     size_t n;
     cr_assert_eq(qins_results_list(dir, 2, &runs, &n, NULL), QINS_OK);
@@ -184,7 +174,7 @@ Test(phase2, tiny_run_feeds_gate_2) {
 
     // qins-gate 2 reads the run: every criterion measured, a verdict line, exit 0 only on GO
     snprintf(cmd, sizeof cmd, "'%s/qins-gate' 2 --results '%s'", QINS_TEST_BIN_DIR, dir);
-    int rc = run_cmd(cmd, out, sizeof out);
+    int rc = test_run_cmd(cmd, out, sizeof out);
     cr_assert(strstr(out, runs[0].run_id), "the gate used the run:\n%s", out);
     cr_assert_null(strstr(out, "missing"), "every Gate 2 metric is in the run:\n%s", out);
     const char *verdict = strstr(out, "verdict: ");
@@ -195,14 +185,14 @@ Test(phase2, tiny_run_feeds_gate_2) {
     // a forced run is never eligible: the gate refuses it by name
     snprintf(cmd, sizeof cmd, "cd '%s' && '%s/qins-phase2' --config '%s' --results '%s' --force --set run.note=forced",
              dir, QINS_TEST_BIN_DIR, cfg, dir);
-    cr_assert_eq(run_cmd(cmd, out, sizeof out), 0, "%s", out);
+    cr_assert_eq(test_run_cmd(cmd, out, sizeof out), 0, "%s", out);
     free(runs);
     cr_assert_eq(qins_results_list(dir, 2, &runs, &n, NULL), QINS_OK);
     cr_assert_eq(n, 2);
     cr_assert(runs[0].forced, "the newest run is the forced one");
     snprintf(cmd, sizeof cmd, "'%s/qins-gate' 2 --results '%s' --no-record --run '%s'", QINS_TEST_BIN_DIR, dir,
              runs[0].path);
-    cr_assert_eq(run_cmd(cmd, out, sizeof out), 2, "%s", out);
+    cr_assert_eq(test_run_cmd(cmd, out, sizeof out), 2, "%s", out);
     cr_assert(strstr(out, "forced"), "%s", out);
     free(runs);
 }
@@ -220,7 +210,7 @@ Test(phase2, bad_config_values_are_one_line_errors) {
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         snprintf(cmd, sizeof cmd, "cd '%s' && '%s/qins-phase2' --results '%s' --force --set '%s'", dir,
                  QINS_TEST_BIN_DIR, dir, bad[i][0]);
-        cr_assert_eq(run_cmd(cmd, out, sizeof out), 1, "%s must fail:\n%s", bad[i][0], out);
+        cr_assert_eq(test_run_cmd(cmd, out, sizeof out), 1, "%s must fail:\n%s", bad[i][0], out);
         int errors = 0;
         for (const char *p = out; (p = strstr(p, "qins: error")); p++) errors++;
         cr_assert_eq(errors, 1, "%s: one error line:\n%s", bad[i][0], out);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "helpers/run_cmd.h"
 #include "helpers/synth_runs.h"
 #include "results.h"
 
@@ -16,17 +17,6 @@ static void write_file(const char *path, const char *text) {
     fclose(f);
 }
 
-// Runs a command, returns its exit status and its output (stdout+stderr) in out.
-static int run_cmd(const char *cmd, char *out, size_t cap) {
-    char full[4096];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    cr_assert(p);
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static void make_run(const char *dir, const char *model, const char *eval, char *path, size_t cap) {
     char config[2048];
@@ -48,13 +38,13 @@ Test(reproduce, tampered_model_is_refused_naming_both_hashes) {
     write_file(eval, "Once upon a time");
     make_run(dir, model, eval, run, sizeof run);
     snprintf(cmd, sizeof cmd, "'%s/qins' reproduce '%s' --results '%s' --check-only", QINS_TEST_BIN_DIR, run, dir);
-    cr_assert_eq(run_cmd(cmd, out, sizeof out), 0, "untouched inputs verify:\n%s", out);
+    cr_assert_eq(test_run_cmd(cmd, out, sizeof out), 0, "untouched inputs verify:\n%s", out);
     write_file(model, "tampered weights");
     char now[QINS_SHA256_HEX], then[QINS_SHA256_HEX];
     qins_sha256_hex("tampered weights", 16, now);
     qins_sha256_hex("original weights", 16, then);
     snprintf(cmd, sizeof cmd, "'%s/qins' reproduce '%s' --results '%s'", QINS_TEST_BIN_DIR, run, dir);
-    cr_assert_eq(run_cmd(cmd, out, sizeof out), 1, "must refuse:\n%s", out);
+    cr_assert_eq(test_run_cmd(cmd, out, sizeof out), 1, "must refuse:\n%s", out);
     cr_assert(strstr(out, now) && strstr(out, then), "message names both hashes:\n%s", out);
     cr_assert_null(strstr(out, "running "), "nothing was run:\n%s", out);
 }
@@ -69,7 +59,7 @@ Test(reproduce, tampered_eval_text_is_refused) {
     make_run(dir, model, eval, run, sizeof run);
     write_file(eval, "text changed");
     snprintf(cmd, sizeof cmd, "'%s/qins' reproduce '%s' --results '%s'", QINS_TEST_BIN_DIR, run, dir);
-    cr_assert_eq(run_cmd(cmd, out, sizeof out), 1, "%s", out);
+    cr_assert_eq(test_run_cmd(cmd, out, sizeof out), 1, "%s", out);
     cr_assert(strstr(out, "eval text"), "%s", out);
 }
 
@@ -81,7 +71,7 @@ Test(reproduce, missing_phase_binary_is_an_error_not_a_pass) {
     cr_assert_eq(qins_run_begin(&r, &info), QINS_OK);
     cr_assert_eq(qins_run_commit(r, run, sizeof run), QINS_OK);
     snprintf(cmd, sizeof cmd, "'%s/qins' reproduce '%s' --results '%s'", QINS_TEST_BIN_DIR, run, dir);
-    cr_assert_eq(run_cmd(cmd, out, sizeof out), 1, "%s", out);
+    cr_assert_eq(test_run_cmd(cmd, out, sizeof out), 1, "%s", out);
     cr_assert(strstr(out, "qins-phase9 not found"), "%s", out);
 }
 
@@ -92,7 +82,7 @@ Test(reproduce, runs_lists_the_run) {
     char path[1200];
     cr_assert_eq(synth_run(dir, 2, "full", true, m, 1, path, sizeof path), QINS_OK);
     snprintf(cmd, sizeof cmd, "'%s/qins' runs --results '%s'", QINS_TEST_BIN_DIR, dir);
-    cr_assert_eq(run_cmd(cmd, out, sizeof out), 0, "%s", out);
+    cr_assert_eq(test_run_cmd(cmd, out, sizeof out), 0, "%s", out);
     cr_assert(strstr(out, "qins8/token_match=0.875 fraction"), "%s", out);
     cr_assert(strstr(out, "yes"), "forced flag shown:\n%s", out);
     cr_assert(strstr(out, "full"), "tag shown:\n%s", out);
