@@ -2,6 +2,7 @@
 #include "experiment.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "common.h"
 #include "gate.h"
 #include "progress.h"
+#include "util.h"
 
 // ---- open / close
 
@@ -125,11 +127,35 @@ static void free_inputs(struct qins_exp *e) {
     qins_tokenizer_free(e->tok);
     qins_model_free(e->model);
     qins_config_free(e->cfg);
+    free(e->keys);
     memset(e, 0, sizeof *e);
+}
+
+int qins_exp_metricf(struct qins_exp *e, double value, const char *unit, const char *fmt, ...) {
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    const int n = vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    QINS_CHECK(n >= 0 && (size_t)n < sizeof name, QINS_ERR_RANGE, "metric name '%.60s...' too long", name);
+    return qins_run_metric(e->run, name, value, unit);
+}
+
+int qins_exp_key(struct qins_exp *e, const char *fmt, ...) {
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    const int n = vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    QINS_CHECK(n >= 0 && (size_t)n < sizeof name, QINS_ERR_RANGE, "key metric '%.60s...' too long", name);
+    QINS_TRY(qins_grow(&e->keys, &e->keys_cap, e->keys_len + (size_t)n + 2, 1));
+    e->keys_len += (size_t)sprintf(e->keys + e->keys_len, "%s%s", e->keys_len ? "," : "", name);
+    return 0;
 }
 
 int qins_exp_commit(struct qins_exp *e) {
     char path[1200];
+    if (e->keys_len) QINS_TRY(qins_run_key_metrics(e->run, e->keys));
     QINS_TRY(qins_run_metric(e->run, "wall_seconds", qins_time_now() - e->t_start, "s"));
     int st = qins_run_commit(e->run, path, sizeof path);
     e->run = NULL;
@@ -254,7 +280,7 @@ static int record_generation(struct qins_exp *e, const struct qins_exp_eval *ev,
 
 int qins_exp_record_quality(struct qins_exp *e, const struct qins_exp_eval *base, const struct qins_exp_eval *var) {
     struct qins_exp_quality q;
-    return qins_exp_record_quality_ex(e, base, var, &q);
+    return qins_exp_record_quality_ex(e, base, var, &q, NULL);
 }
 
 void qins_exp_quality_nan(struct qins_exp_quality *q) {
@@ -282,7 +308,7 @@ int qins_exp_write_quality(struct qins_exp *e, const char *var, const struct qin
 }
 
 int qins_exp_record_quality_ex(struct qins_exp *e, const struct qins_exp_eval *base, const struct qins_exp_eval *var,
-                               struct qins_exp_quality *q) {
+                               struct qins_exp_quality *q, int32_t *first_div) {
     char name[160];
     qins_exp_quality_nan(q);
     if (!e->baseline_recorded) {
@@ -307,6 +333,7 @@ int qins_exp_record_quality_ex(struct qins_exp *e, const struct qins_exp_eval *b
     }
     snprintf(name, sizeof name, "/generation/%s/first_divergence", var->name);
     int st = qins_run_array(e->run, name, QINS_DT_I32, first, (size_t)np, 0);
+    if (first_div) memcpy(first_div, first, (size_t)np * sizeof *first);
     free(first);
     QINS_TRY(st);
     struct qins_ppl_compare cmp;
@@ -330,11 +357,6 @@ int qins_exp_record_quality_ex(struct qins_exp *e, const struct qins_exp_eval *b
 }
 
 // ---- latency
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int qins_exp_latency(struct qins_exp *e, int n_cfg, const struct qins_kv_spec *const *kvs, qins_exp_apply_fn apply,
                      void *user, int n_gen, int reps, double *median_s, double *samples) {
@@ -368,9 +390,7 @@ int qins_exp_latency(struct qins_exp *e, int n_cfg, const struct qins_kv_spec *c
         // repetition 0 warms caches and page buffers: excluded
         for (int r = 1; r < reps; r++) sorted[r - 1] = t[(size_t)c * reps + r];
         if (samples) memcpy(samples + (size_t)c * (reps - 1), sorted, (reps - 1) * sizeof *sorted);
-        qsort(sorted, reps - 1, sizeof *sorted, cmp_double);
-        int n = reps - 1;
-        median_s[c] = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+        median_s[c] = qins_median_inplace(sorted, (size_t)reps - 1);
     }
     for (int c = 0; stores && states && c < n_cfg; c++) {
         qins_state_free(states[c]);

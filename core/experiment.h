@@ -36,6 +36,8 @@ struct qins_exp {
     qins_run_t *run;
     bool baseline_recorded;
     double t_start;
+    char *keys;                  // the key metrics (CSV) qins_exp_key collected; written at commit
+    size_t keys_len, keys_cap;
 };
 
 // Parses argv (see qins_phase_args in config.h) and the config with the phase's key tables
@@ -43,6 +45,12 @@ struct qins_exp {
 // checks the previous gate (refusing unless --force), loads everything and begins the run file.
 // Returns 0; 1 when --help-config printed the keys (the caller exits 0); < 0 on error.
 int qins_exp_open(struct qins_exp *e, int phase, int argc, char **argv, const struct qins_cfg_key *const *tables);
+// Records the metric named by fmt (e.g. "%s/kv_bytes", name). Returns 0 or < 0.
+int qins_exp_metricf(struct qins_exp *e, double value, const char *unit, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+// Adds the metric named by fmt to the run's key metrics (what `qins report` shows first; in the
+// order added, written at commit). Returns 0 or < 0.
+int qins_exp_key(struct qins_exp *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 // Commits the run file (prints its path). Frees everything. Returns 0 or < 0.
 int qins_exp_commit(struct qins_exp *e);
 // Aborts the run (no file left behind) and frees everything. NULL-safe pieces.
@@ -79,8 +87,9 @@ struct qins_exp_quality {
 };
 // Computes var's quality against base and records it like qins_exp_record_quality; q receives
 // the figures. Returns 0 or < 0.
+// first_div (may be NULL) receives each prompt's first differing token (n_prompts).
 int qins_exp_record_quality_ex(struct qins_exp *e, const struct qins_exp_eval *base, const struct qins_exp_eval *var,
-                               struct qins_exp_quality *q);
+                               struct qins_exp_quality *q, int32_t *first_div);
 // Writes q's metrics as <name>/token_match, … (the names record_quality uses). Returns 0 or < 0.
 int qins_exp_write_quality(struct qins_exp *e, const char *name, const struct qins_exp_quality *q);
 // A variant that could not be evaluated (it blew up: a codec refused NaN/Inf, a fit failed):

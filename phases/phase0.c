@@ -1,6 +1,7 @@
 // phases/phase0.c — qins-phase0, the harness self-check: the FP32 model against the same
 // model with its matmul weights stored in another format (default FP16), through the whole loop:
-// config → run file → gate 0 → report → reproduce. Reads: config → init → run → record → free.
+// config → run file → gate 0 → report → reproduce. Reads: config → variants → evaluate →
+// weight bytes → latency → record.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "codec.h"
 #include "experiment.h"
 #include "slots.h"
+#include "sweep.h"
 
 static const struct qins_cfg_key phase0_keys[] = {
     {"phase0", "variants", QINS_CFG_LIST, "fp16,bf16", 1, 8, NULL,
@@ -18,16 +20,15 @@ static const struct qins_cfg_key phase0_keys[] = {
     {0},
 };
 
-struct weights_cfg {
-    struct qins_model *m;
-    const struct qins_codec_params *codecs; // (n) index 0 unused: the FP32 baseline
-};
+// Every matmul weight of the model stored in the variant's codec (per-row scales).
+static int install(struct qins_sweep *s, struct qins_variant *v) {
+    return qins_model_set_weight_codec(s->e->model, v->data, QINS_SLOT_MASK_ALL, true);
+}
 
-// Installs configuration i: 0 = FP32 slots, i > 0 = every matmul weight in codecs[i].
-static int apply(void *user, int i) {
-    struct weights_cfg *w = user;
-    qins_model_reset_slots(w->m);
-    return i == 0 ? 0 : qins_model_set_weight_codec(w->m, &w->codecs[i], QINS_SLOT_MASK_ALL, true);
+static int measure(struct qins_sweep *s, struct qins_variant *v) {
+    const double fp32 = (double)*(const size_t *)s->ops.user, bytes = (double)qins_model_stored_weight_bytes(s->e->model);
+    QINS_TRY(qins_sweep_metric(s, v, "weight_bytes", bytes, "bytes"));
+    return qins_sweep_metric(s, v, "weight_compression_vs_fp32", fp32 / bytes, "ratio");
 }
 
 int main(int argc, char **argv) {
@@ -35,89 +36,56 @@ int main(int argc, char **argv) {
     const struct qins_cfg_key *tables[] = {phase0_keys, NULL};
     int st = qins_exp_open(&e, 0, argc, argv, tables);
     if (st == 1) return 0;
-    if (st < 0) {
-        qins_exp_close(&e);
-        return 1;
+    const char *const *names = NULL;
+    const size_t n_var = st < 0 ? 0 : qins_config_list(e.cfg, "phase0", "variants", &names);
+    struct qins_codec_params codecs[8];
+    size_t fp32_bytes = st < 0 ? 0 : qins_model_stored_weight_bytes(e.model);
+    struct qins_sweep s;
+    qins_sweep_init(&s, &e, &(struct qins_sweep_ops){.install = install, .measure = measure, .user = &fp32_bytes});
+    int idx[8];
+    for (size_t i = 0; i < n_var && st == 0; i++) {
+        struct qins_variant *v = qins_sweep_add(&s, names[i], NULL, 0);
+        qins_codec_params_default(&codecs[i]);
+        st = v ? qins_codec_parse(names[i], &codecs[i]) : QINS_ERR_ARG;
+        codecs[i].granularity = QINS_GRAN_PER_ROW;
+        if (v) v->data = &codecs[i];
+        idx[i] = (int)i;
     }
-    const char *const *names;
-    const size_t n_var = qins_config_list(e.cfg, "phase0", "variants", &names);
-    struct qins_codec_params codecs[9];
-    struct weights_cfg wc = {e.model, codecs};
-    struct qins_exp_eval base, var;
-    const size_t fp32_bytes = qins_model_stored_weight_bytes(e.model);
-    double tm[9] = {0}, pm[9] = {0}, lat[9] = {0};
-    for (size_t v = 0; v < n_var && st == 0; v++) {
-        qins_codec_params_default(&codecs[v + 1]);
-        st = qins_codec_parse(names[v], &codecs[v + 1]);
-        codecs[v + 1].granularity = QINS_GRAN_PER_ROW;
-    }
-    // baseline
-    if (st == 0) st = qins_exp_evaluate(&e, e.model, NULL, "baseline", &base);
-    for (size_t v = 0; v < n_var && st == 0; v++) {
-        char metric[128];
-        st = apply(&wc, (int)v + 1);
-        const size_t bytes = qins_model_stored_weight_bytes(e.model);
-        if (st == 0) st = qins_exp_evaluate(&e, e.model, NULL, names[v], &var);
-        if (st == 0) st = qins_exp_record_quality(&e, &base, &var);
-        snprintf(metric, sizeof metric, "%s/weight_bytes", names[v]);
-        if (st == 0) st = qins_run_metric(e.run, metric, (double)bytes, "bytes");
-        snprintf(metric, sizeof metric, "%s/weight_compression_vs_fp32", names[v]);
-        if (st == 0) st = qins_run_metric(e.run, metric, (double)fp32_bytes / bytes, "ratio");
-        if (st == 0) {
-            double match = 0;
-            for (int p = 0; p < var.n_prompts; p++) {
-                int n = e.prompts.items[p].max_tokens;
-                match += qins_token_match(base.gen + (size_t)p * base.n_tokens, var.gen + (size_t)p * var.n_tokens, n, NULL);
-            }
-            tm[v] = match / var.n_prompts;
-            pm[v] = 100.0 * (var.ppl.ppl / base.ppl.ppl - 1.0);
-        }
-        qins_exp_eval_free(&var);
-    }
-    if (st == 0) st = qins_run_metric(e.run, "baseline/weight_bytes", (double)fp32_bytes, "bytes");
-    // latency: FP32 and each variant interleaved
-    const int reps = (int)qins_config_int(e.cfg, "phase0", "latency_reps"),
-              n_gen = (int)qins_config_int(e.cfg, "phase0", "latency_tokens");
-    double *samples = calloc((n_var + 1) * (size_t)(reps - 1), sizeof *samples);
-    if (st == 0) st = samples ? 0 : QINS_ERR_NOMEM;
-    if (st == 0) st = qins_exp_latency(&e, (int)n_var + 1, NULL, apply, &wc, n_gen, reps, lat, samples);
-    for (size_t c = 0; c <= n_var && st == 0; c++) {
-        const char *name = c == 0 ? "baseline" : names[c - 1];
-        char path[128];
-        snprintf(path, sizeof path, "%s/latency_us_per_token", name);
-        st = qins_run_metric(e.run, path, lat[c] * 1e6, "us");
-        snprintf(path, sizeof path, "/latency/%s/per_token_s", name);
-        if (st == 0) st = qins_run_array(e.run, path, QINS_DT_F64, samples + c * (reps - 1), (size_t)reps - 1, 0);
-        if (st == 0 && c > 0) {
-            snprintf(path, sizeof path, "%s/overhead_pct", name);
-            st = qins_run_metric(e.run, path, 100.0 * (lat[c] / lat[0] - 1.0), "pct_time");
-            printf("%-28s %.1f us/token vs FP32 %.1f us/token (%+.1f %%)\n", name, lat[c] * 1e6, lat[0] * 1e6,
-                   100.0 * (lat[c] / lat[0] - 1.0));
-        }
-    }
-    free(samples);
+    if (st == 0) st = qins_sweep_baseline(&s);
+    if (st == 0) st = qins_sweep_evaluate(&s, 0, s.n);
+    if (st == 0) st = qins_exp_metricf(&e, (double)fp32_bytes, "bytes", "baseline/weight_bytes");
+    if (st == 0)
+        st = qins_sweep_latency(&s, idx, s.n, (int)qins_config_int(e.cfg, "phase0", "latency_tokens"),
+                                (int)qins_config_int(e.cfg, "phase0", "latency_reps"), NULL, "[phase0] latency_tokens",
+                                NULL);
     // plots: token match and ppl delta per variant
-    if (st == 0) {
-        double y[18];
-        for (size_t v = 0; v < n_var; v++) y[v] = tm[v], y[n_var + v] = pm[v];
-        const char *series_tm[] = {"token match"}, *series_pm[] = {"ppl delta %"};
-        struct qins_plot p1 = {"phase0_token_match", QINS_PLOT_BARS, "Greedy token match vs FP32", "variant",
-                               "fraction of tokens", n_var, NULL, (const char *const *)names, 1, y, series_tm, false, false};
-        struct qins_plot p2 = {"phase0_ppl_delta", QINS_PLOT_BARS, "Perplexity change vs FP32", "variant", "percent",
-                               n_var, NULL, (const char *const *)names, 1, y + n_var, series_pm, false, false};
-        st = qins_run_plot(e.run, &p1);
-        if (st == 0) st = qins_run_plot(e.run, &p2);
+    struct qins_series tm, pd;
+    if (st == 0) st = qins_series_init(&tm, s.n);
+    if (st == 0) st = qins_series_init(&pd, s.n);
+    double *y_tm = st == 0 ? qins_series_add(&tm, "token match") : NULL,
+           *y_pd = st == 0 ? qins_series_add(&pd, "ppl delta %") : NULL;
+    if (st == 0 && !(y_tm && y_pd)) st = QINS_ERR_NOMEM;
+    for (size_t i = 0; st == 0 && i < s.n; i++) y_tm[i] = s.v[i].q.token_match, y_pd[i] = s.v[i].q.ppl_delta_pct;
+    if (st == 0)
+        st = qins_series_plot(&tm, e.run, (struct qins_plot){"phase0_token_match", QINS_PLOT_BARS,
+                                                             "Greedy token match vs FP32", "variant",
+                                                             "fraction of tokens", .xlabels = names});
+    if (st == 0)
+        st = qins_series_plot(&pd, e.run, (struct qins_plot){"phase0_ppl_delta", QINS_PLOT_BARS,
+                                                             "Perplexity change vs FP32", "variant", "percent",
+                                                             .xlabels = names});
+    if (st == 0) st = qins_exp_key(&e, "baseline/ppl");
+    for (size_t i = 0; st == 0 && i < s.n; i++) {
+        const char *n = s.v[i].name;
+        st = qins_exp_key(&e, "%s/token_match,%s/ppl_delta_pct,%s/kld_mean,%s/overhead_pct", n, n, n, n);
     }
-    if (st == 0) {
-        char keys[512] = "baseline/ppl";
-        for (size_t v = 0; v < n_var; v++) {
-            size_t l = strlen(keys);
-            snprintf(keys + l, sizeof keys - l, ",%s/token_match,%s/ppl_delta_pct,%s/kld_mean,%s/overhead_pct", names[v],
-                     names[v], names[v], names[v]);
-        }
-        st = qins_run_key_metrics(e.run, keys);
-    }
-    qins_exp_eval_free(&base);
+    const struct qins_sweep_column cols[] = {{"token match", "token_match", "%12.4f"},
+                                             {"ppl delta %", "ppl_delta_pct", "%+12.4f"},
+                                             {"kld mean", "kld_mean", "%12.3g"},
+                                             {"vs fp32 (x)", "weight_compression_vs_fp32", "%12.3f"},
+                                             {"overhead %", "overhead_pct", "%+12.2f"}};
+    if (st == 0) st = qins_sweep_summary(&s, "phase 0 summary (baseline: FP32 weights)", cols, 5);
+    qins_sweep_free(&s);
     if (st < 0) {
         qins_exp_close(&e);
         return 1;

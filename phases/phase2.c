@@ -371,7 +371,7 @@ static int run_variant(struct phase2 *P, struct variant *v, const struct qins_ex
     int st = install(P, v, ts);
     if (st == 0 && v->kind == V_TRANSPORT) st = transport_diagnostics(P, v, ts);
     if (st == 0) st = qins_exp_evaluate(e, e->model, v->kv ? &P->kv : NULL, v->name, &ev);
-    if (st == 0) st = qins_exp_record_quality_ex(e, base, &ev, &v->q);
+    if (st == 0) st = qins_exp_record_quality_ex(e, base, &ev, &v->q, NULL);
     if (st == 0) v->q_written = true;
     qins_exp_eval_free(&ev);
     if (v->kind == V_TRANSPORT) v_slot_figures(P, v);

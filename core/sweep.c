@@ -1,0 +1,360 @@
+// core/sweep.c — see sweep.h.
+#include "sweep.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "slots.h"
+#include "util.h"
+
+int qins_sweep_init(struct qins_sweep *s, struct qins_exp *e, const struct qins_sweep_ops *ops) {
+    memset(s, 0, sizeof *s);
+    s->e = e;
+    if (ops) s->ops = *ops;
+    return 0;
+}
+
+void qins_sweep_free(struct qins_sweep *s) {
+    if (!s) return;
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->v[i].first_div);
+        qins_vec_free(&s->v[i].metrics);
+    }
+    free(s->v);
+    qins_exp_eval_free(&s->base);
+    s->v = NULL, s->n = s->cap = 0, s->have_base = false;
+}
+
+struct qins_variant *qins_sweep_add(struct qins_sweep *s, const char *name, const char *kv_text, unsigned flags) {
+    if (strlen(name) >= QINS_VARIANT_NAME || !*name) {
+        qins_log(QINS_LOG_ERROR, "variant name '%.80s' is empty or longer than %d characters", name,
+                 QINS_VARIANT_NAME - 1);
+        return NULL;
+    }
+    if (!strcmp(name, "baseline") || qins_sweep_find(s, name) >= 0) {
+        qins_log(QINS_LOG_ERROR, "variant '%s' is listed twice (or named baseline)", name);
+        return NULL;
+    }
+    if (qins_grow(&s->v, &s->cap, s->n + 1, sizeof *s->v) < 0) return NULL;
+    struct qins_variant *v = &s->v[s->n];
+    memset(v, 0, sizeof *v);
+    snprintf(v->name, sizeof v->name, "%s", name);
+    v->flags = flags;
+    v->metrics = QINS_VEC(struct qins_variant_metric);
+    qins_exp_quality_nan(&v->q);
+    if (kv_text) {
+        if (qins_kv_spec_parse(kv_text, &v->kv) < 0) return NULL;
+        v->has_kv = true;
+        v->bits = v->kv.k.bits;
+    }
+    s->n++;
+    return v;
+}
+
+int qins_sweep_find(const struct qins_sweep *s, const char *name) {
+    for (size_t i = 0; i < s->n; i++)
+        if (!strcmp(s->v[i].name, name)) return (int)i;
+    return -1;
+}
+
+// ---- evaluation
+
+static void reset_model(struct qins_sweep *s) {
+    if (s->ops.reset) s->ops.reset(s);
+    else qins_model_reset_slots(s->e->model);
+}
+
+int qins_sweep_baseline(struct qins_sweep *s) {
+    reset_model(s);
+    QINS_TRY(qins_exp_evaluate(s->e, s->e->model, NULL, "baseline", &s->base));
+    s->have_base = true;
+    return 0;
+}
+
+static bool blew_up(int st) { return st == QINS_ERR_NUMERIC || st == QINS_ERR_RANGE; }
+
+static int evaluate_one(struct qins_sweep *s, struct qins_variant *v) {
+    struct qins_exp *e = s->e;
+    const size_t np = e->prompts.n;
+    free(v->first_div);
+    v->first_div = malloc((np ? np : 1) * sizeof *v->first_div);
+    QINS_CHECK(v->first_div, QINS_ERR_NOMEM, "out of memory");
+    bool q_written = false;
+    struct qins_exp_eval ev = {0};
+    reset_model(s);
+    int st = s->ops.install ? s->ops.install(s, v) : 0;
+    if (st == 0) st = qins_exp_evaluate(e, e->model, v->has_kv ? &v->kv : NULL, v->name, &ev);
+    if (st == 0) st = qins_exp_record_quality_ex(e, &s->base, &ev, &v->q, v->first_div);
+    if (st == 0) q_written = true;
+    qins_exp_eval_free(&ev);
+    if (st == 0 && s->ops.measure) st = s->ops.measure(s, v);
+    if (blew_up(st)) {
+        snprintf(v->failed_reason, sizeof v->failed_reason, "%s", qins_last_error());
+        printf("%-28s blew up (%s): recorded as failed, NaN quality\n", v->name, qins_status_str(st));
+        v->failed = true, v->failed_status = st;
+        if (!q_written) qins_exp_quality_nan(&v->q);
+        st = 0;
+    }
+    v->evaluated = true;
+    if (st == 0 && !q_written) st = qins_exp_write_quality(e, v->name, &v->q);
+    if (st == 0) st = qins_sweep_metric(s, v, "failed", v->failed ? 1.0 : 0.0, "count");
+    if (st == 0 && v->failed) {
+        char path[128];
+        snprintf(path, sizeof path, "/variants/%s", v->name);
+        st = qins_run_attr_str(e->run, path, "failed_status", qins_status_str(v->failed_status));
+        if (st == 0) st = qins_run_attr_str(e->run, path, "failed_reason", v->failed_reason);
+    }
+    if (st == 0 && s->ops.record) st = s->ops.record(s, v);
+    reset_model(s);
+    return st;
+}
+
+int qins_sweep_evaluate(struct qins_sweep *s, size_t from, size_t to) {
+    QINS_CHECK(s->have_base, QINS_ERR_STATE, "qins_sweep_evaluate before qins_sweep_baseline");
+    for (size_t i = from; i < to && i < s->n; i++) QINS_TRY(evaluate_one(s, &s->v[i]));
+    return 0;
+}
+
+// ---- metrics kept by name
+
+int qins_sweep_metric_as(struct qins_sweep *s, const char *prefix, const char *what, double value, const char *unit) {
+    char name[192];
+    QINS_TRY(qins_format(name, sizeof name, "%s/%s", prefix, what));
+    return qins_run_metric(s->e->run, name, value, unit);
+}
+
+int qins_sweep_metric(struct qins_sweep *s, struct qins_variant *v, const char *what, double value, const char *unit) {
+    QINS_CHECK(strlen(what) < sizeof((struct qins_variant_metric *)0)->what, QINS_ERR_RANGE,
+               "metric name '%s' too long", what);
+    QINS_TRY(qins_sweep_metric_as(s, v->name, what, value, unit));
+    struct qins_variant_metric *m = NULL;
+    for (size_t i = 0; i < v->metrics.n && !m; i++)
+        if (!strcmp(((struct qins_variant_metric *)v->metrics.data)[i].what, what))
+            m = (struct qins_variant_metric *)v->metrics.data + i;
+    if (!m) m = qins_vec_push(&v->metrics);
+    QINS_CHECK(m, QINS_ERR_NOMEM, "out of memory");
+    snprintf(m->what, sizeof m->what, "%s", what);
+    m->value = value;
+    return 0;
+}
+
+// The unit each kept metric was recorded with, for record_as (quality metrics go through
+// qins_exp_write_quality with their own units).
+struct unit_of {
+    const char *suffix, *unit;
+};
+static const char *unit_for(const char *what) {
+    static const struct unit_of units[] = {
+        {"failed", "count"},   {"nonfinite", "count"}, {"_pct", "pct"},    {"bytes", "bytes"},
+        {"rel_error", "fraction"}, {"alpha", "ratio"}, {"bits", "count"},  {"ops", "count"},
+        {"elems", "count"},    {"_us", "us"},
+    };
+    for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+        if (strstr(what, units[i].suffix)) return units[i].unit;
+    return "ratio";
+}
+
+int qins_sweep_record_as(struct qins_sweep *s, const struct qins_variant *v, const char *prefix) {
+    QINS_TRY(qins_exp_write_quality(s->e, prefix, &v->q));
+    const struct qins_variant_metric *m = v->metrics.data;
+    for (size_t i = 0; i < v->metrics.n; i++) QINS_TRY(qins_sweep_metric_as(s, prefix, m[i].what, m[i].value, unit_for(m[i].what)));
+    return 0;
+}
+
+double qins_variant_get(const struct qins_variant *v, const char *what) {
+    const struct qins_exp_quality *q = &v->q;
+    const struct {
+        const char *name;
+        double value;
+    } quality[] = {
+        {"token_match", q->token_match},       {"first_divergence_mean", q->first_divergence_mean},
+        {"top1_agreement", q->top1_agreement}, {"ppl", q->ppl},
+        {"ppl_delta_pct", q->ppl_delta_pct},   {"kld_mean", q->kld_mean},
+        {"kld_p99", q->kld_p99},               {"kld_max", q->kld_max},
+        {"nonfinite_logits", q->nonfinite_logits}, {"nonfinite_gen_steps", q->nonfinite_gen_steps},
+    };
+    for (size_t i = 0; i < sizeof quality / sizeof *quality; i++)
+        if (!strcmp(quality[i].name, what)) return quality[i].value;
+    const struct qins_variant_metric *m = v->metrics.data;
+    for (size_t i = 0; i < v->metrics.n; i++)
+        if (!strcmp(m[i].what, what)) return m[i].value;
+    return NAN;
+}
+
+// ---- selection
+
+int qins_sweep_best(const struct qins_sweep *s, const struct qins_best_rule *rule,
+                    bool (*eligible)(const struct qins_variant *v, void *user), void *user) {
+    int best = -1;
+    const int passes = rule->require_zero ? (rule->fallback ? 2 : 1) : 1;
+    for (int pass = 0; pass < passes && best < 0; pass++)
+        for (size_t i = 0; i < s->n; i++) {
+            const struct qins_variant *v = &s->v[i];
+            const double key = qins_variant_get(v, rule->maximize);
+            if (!v->evaluated || v->failed || isnan(key) || (eligible && !eligible(v, user))) continue;
+            if (pass == 0 && rule->require_zero && !(qins_variant_get(v, rule->require_zero) == 0)) continue;
+            if (best < 0) {
+                best = (int)i;
+                continue;
+            }
+            const struct qins_variant *b = &s->v[best];
+            const double kb = qins_variant_get(b, rule->maximize);
+            double tv = rule->tie_minimize ? qins_variant_get(v, rule->tie_minimize) : 0,
+                   tb = rule->tie_minimize ? qins_variant_get(b, rule->tie_minimize) : 0;
+            if (isnan(tv)) tv = INFINITY;
+            if (isnan(tb)) tb = INFINITY;
+            if (key > kb || (key == kb && tv < tb)) best = (int)i;
+        }
+    return best;
+}
+
+// ---- latency
+
+struct latency_apply {
+    struct qins_sweep *s;
+    const int *idx; // (n_cfg - 1)
+};
+
+// Configuration c of qins_exp_latency: 0 = baseline, c >= 1 = variant idx[c - 1].
+static int apply_config(void *user, int c) {
+    struct latency_apply *a = user;
+    struct qins_sweep *s = a->s;
+    reset_model(s);
+    if (c == 0) return 0;
+    struct qins_variant *v = &s->v[a->idx[c - 1]];
+    if (s->ops.activate) return s->ops.activate(s, v);
+    return s->ops.install ? s->ops.install(s, v) : 0;
+}
+
+// A store too small for its pages fails inside the latency loop with the store's own words;
+// checked first so the message can name the config key that set the context.
+static int check_latency_context(struct qins_sweep *s, const struct qins_variant *v, int n_gen, const char *ctx_key) {
+    if (!v->has_kv) return 0;
+    const struct qins_hparams *hp = &s->e->model->hp;
+    struct qins_kv_store *store = NULL;
+    const int level = qins_log_get_level();
+    qins_log_set_level(QINS_LOG_ERROR - 1);
+    const int st = qins_kv_store_create(&v->kv, hp->n_layer, n_gen + 1, hp->n_head_kv * hp->head_dim, &store);
+    qins_log_set_level(level);
+    qins_kv_free(store);
+    QINS_CHECK(st == 0, st,
+               "variant %s: %s = %d gives a latency context of %d tokens (BOS + generated), too short for its KV "
+               "store (%s): raise %s or give the variant fewer tokens per page (page=N in its --kv options)",
+               v->name, ctx_key ? ctx_key : "the latency length", n_gen, n_gen + 1, qins_last_error(),
+               ctx_key ? ctx_key : "it");
+    return 0;
+}
+
+int qins_sweep_latency(struct qins_sweep *s, const int *idx, size_t n, int n_gen, int reps, const char *sfx,
+                       const char *ctx_key, double *median_s) {
+    struct qins_exp *e = s->e;
+    for (size_t k = 0; k < n; k++) QINS_TRY(check_latency_context(s, &s->v[idx[k]], n_gen, ctx_key));
+    const int n_cfg = (int)n + 1;
+    const struct qins_kv_spec **kvs = calloc((size_t)n_cfg, sizeof *kvs);
+    double *med = calloc((size_t)n_cfg, sizeof *med), *samples = calloc((size_t)n_cfg * (reps - 1), sizeof *samples);
+    int st = kvs && med && samples ? 0 : QINS_ERR_NOMEM;
+    for (size_t k = 0; k < n; k++) kvs[k + 1] = s->v[idx[k]].has_kv ? &s->v[idx[k]].kv : NULL;
+    struct latency_apply a = {s, idx};
+    const bool slots = s->ops.install || s->ops.activate;
+    printf("latency: %d configurations x %d repetitions, %d tokens each\n", n_cfg, reps, n_gen);
+    if (st == 0) st = qins_exp_latency(e, n_cfg, kvs, slots ? apply_config : NULL, &a, n_gen, reps, med, samples);
+    reset_model(s);
+    for (int c = 0; st == 0 && c < n_cfg; c++) {
+        const char *name = c == 0 ? "baseline" : s->v[idx[c - 1]].name;
+        char what[96], path[192];
+        const double over = 100.0 * (med[c] / med[0] - 1.0);
+        snprintf(what, sizeof what, "latency_us_per_token%s%s", sfx ? "_" : "", sfx ? sfx : "");
+        st = qins_sweep_metric_as(s, name, what, med[c] * 1e6, "us");
+        if (st == 0) st = qins_format(path, sizeof path, "/latency/%s/%s%sper_token_s", name, sfx ? sfx : "", sfx ? "_" : "");
+        if (st == 0) st = qins_run_array(e->run, path, QINS_DT_F64, samples + (size_t)c * (reps - 1), (size_t)reps - 1, 0);
+        if (st == 0 && c > 0) {
+            struct qins_variant *v = &s->v[idx[c - 1]];
+            snprintf(what, sizeof what, "overhead_pct%s%s", sfx ? "_" : "", sfx ? sfx : "");
+            st = qins_sweep_metric(s, v, what, over, "pct_time");
+            printf("%-28s %.1f us/token vs FP32 %.1f us/token (%+.1f %%)%s%s\n", name, med[c] * 1e6, med[0] * 1e6, over,
+                   sfx ? ", " : "", sfx ? sfx : "");
+        }
+    }
+    if (st == 0 && median_s) memcpy(median_s, med, (size_t)n_cfg * sizeof *med);
+    free(kvs), free(med), free(samples);
+    return st;
+}
+
+// ---- summary table
+
+int qins_sweep_summary(struct qins_sweep *s, const char *title, const struct qins_sweep_column *cols, size_t n_cols) {
+    char **lines = calloc(s->n + 1, sizeof *lines);
+    QINS_CHECK(lines, QINS_ERR_NOMEM, "out of memory");
+    int st = 0;
+    for (size_t r = 0; r <= s->n && st == 0; r++) {
+        char buf[1024];
+        size_t len = (size_t)snprintf(buf, sizeof buf, "%-28s", r == 0 ? "variant" : s->v[r - 1].name);
+        for (size_t c = 0; c < n_cols && len < sizeof buf; c++) {
+            char cell[64];
+            if (r == 0) {
+                int w = atoi(cols[c].fmt + 1 + (cols[c].fmt[1] == '+' || cols[c].fmt[1] == '-'));
+                snprintf(cell, sizeof cell, " %*s", w > 0 ? w : 12, cols[c].header);
+            } else {
+                cell[0] = ' ';
+                snprintf(cell + 1, sizeof cell - 1, cols[c].fmt, qins_variant_get(&s->v[r - 1], cols[c].what));
+            }
+            len += (size_t)snprintf(buf + len, sizeof buf - len, "%s", cell);
+        }
+        if (r > 0 && s->v[r - 1].failed && len < sizeof buf) snprintf(buf + len, sizeof buf - len, "  FAILED");
+        lines[r] = strdup(buf);
+        if (!lines[r]) st = QINS_ERR_NOMEM;
+    }
+    if (st == 0) {
+        printf("\n%s\n", title);
+        for (size_t r = 0; r <= s->n; r++) printf("%s\n", lines[r]);
+        st = qins_run_strings(s->e->run, "/summary/table", (const char *const *)lines, s->n + 1);
+        if (st == 0) st = qins_run_attr_str(s->e->run, "/summary/table", "title", title);
+    }
+    for (size_t r = 0; r <= s->n; r++) free(lines[r]);
+    free(lines);
+    return st;
+}
+
+// ---- plot series
+
+int qins_series_init(struct qins_series *ps, size_t n) {
+    memset(ps, 0, sizeof *ps);
+    ps->n = n;
+    ps->x = calloc(n ? n : 1, sizeof *ps->x);
+    QINS_CHECK(ps->x, QINS_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) ps->x[i] = (double)i;
+    return 0;
+}
+
+double *qins_series_add(struct qins_series *ps, const char *name) {
+    size_t cap = ps->cap;
+    if (qins_grow(&ps->names, &cap, ps->n_series + 1, sizeof *ps->names) < 0) return NULL;
+    if (cap != ps->cap) {
+        double *y = realloc(ps->y, cap * (ps->n ? ps->n : 1) * sizeof *y);
+        if (!y) return NULL;
+        ps->y = y, ps->cap = cap;
+    }
+    double *row = ps->y + ps->n_series * ps->n;
+    for (size_t i = 0; i < ps->n; i++) row[i] = NAN;
+    ps->names[ps->n_series++] = name;
+    return row;
+}
+
+void qins_series_free(struct qins_series *ps) {
+    free(ps->x), free(ps->y), free(ps->names);
+    memset(ps, 0, sizeof *ps);
+}
+
+int qins_series_plot(struct qins_series *ps, qins_run_t *run, struct qins_plot p) {
+    int st = 0;
+    if (ps->n_series > 0 && ps->n > 0) {
+        p.n = ps->n, p.n_series = ps->n_series, p.y = ps->y, p.series = ps->names;
+        if (!p.xlabels) p.x = ps->x;
+        st = qins_run_plot(run, &p);
+    }
+    qins_series_free(ps);
+    return st;
+}
