@@ -192,6 +192,13 @@ static int make_store(const struct qins_exp *e, const struct qins_kv_spec *kv, i
     return qins_kv_store_create(kv, hp->n_layer, n_ctx, hp->n_head_kv * hp->head_dim, out);
 }
 
+int qins_exp_longest_context(const struct qins_exp *e) {
+    int n = e->ctx;
+    for (size_t i = 0; i < e->prompts.n; i++)
+        if (e->n_prompt_ids[i] + e->prompts.items[i].max_tokens > n) n = e->n_prompt_ids[i] + e->prompts.items[i].max_tokens;
+    return n;
+}
+
 int qins_exp_evaluate(struct qins_exp *e, struct qins_model *m, const struct qins_kv_spec *kv, const char *name,
                       struct qins_exp_eval *out) {
     memset(out, 0, sizeof *out);

@@ -68,6 +68,8 @@ struct qins_exp_eval {
     double seconds;
 };
 
+// The longest context an evaluation holds: [run] ctx, or the longest prompt + its tokens.
+int qins_exp_longest_context(const struct qins_exp *e);
 // Runs greedy generation for every prompt and perplexity over eval_chunks windows with model m
 // (its slots as the caller set them) and a KV store made from kv (NULL = plain FP32).
 int qins_exp_evaluate(struct qins_exp *e, struct qins_model *m, const struct qins_kv_spec *kv, const char *name,

@@ -43,6 +43,7 @@ struct qins_variant *qins_sweep_add(struct qins_sweep *s, const char *name, cons
     memset(v, 0, sizeof *v);
     snprintf(v->name, sizeof v->name, "%s", name);
     v->flags = flags;
+    v->series = -1;
     v->metrics = QINS_VEC(struct qins_variant_metric);
     qins_exp_quality_nan(&v->q);
     if (kv_text) {
@@ -52,6 +53,21 @@ struct qins_variant *qins_sweep_add(struct qins_sweep *s, const char *name, cons
     }
     s->n++;
     return v;
+}
+
+struct qins_variant *qins_sweep_add_kv(struct qins_sweep *s, const char *item, const char *name, const char *options,
+                                       const char *extra, unsigned flags) {
+    const char *own = strchr(item, ':');
+    char safe[QINS_VARIANT_NAME], text[320];
+    size_t j = 0;
+    for (const char *p = name ? name : item; *p && j + 1 < sizeof safe; p++)
+        if (*p != '=') safe[j++] = *p == ':' || *p == ',' ? '_' : *p;
+    safe[j] = 0;
+    if (!own && !extra && (!strcmp(item, "fp16") || !strcmp(item, "fp32"))) snprintf(text, sizeof text, "%s", item);
+    else
+        snprintf(text, sizeof text, "%.*s%s%s%s%s%s", (int)strcspn(item, ":"), item, *options ? ":" : "", options,
+                 own ? own : "", extra ? ":" : "", extra ? extra : "");
+    return qins_sweep_add(s, safe, text, flags);
 }
 
 int qins_sweep_find(const struct qins_sweep *s, const char *name) {
@@ -138,6 +154,11 @@ int qins_sweep_metric(struct qins_sweep *s, struct qins_variant *v, const char *
     QINS_CHECK(m, QINS_ERR_NOMEM, "out of memory");
     snprintf(m->what, sizeof m->what, "%s", what);
     m->value = value;
+    return 0;
+}
+
+int qins_sweep_metrics(struct qins_sweep *s, struct qins_variant *v, const struct qins_named_metric *m, size_t n) {
+    for (size_t i = 0; i < n; i++) QINS_TRY(qins_sweep_metric(s, v, m[i].what, m[i].value, m[i].unit));
     return 0;
 }
 
@@ -229,29 +250,28 @@ static int apply_config(void *user, int c) {
     return s->ops.install ? s->ops.install(s, v) : 0;
 }
 
-// A store too small for its pages fails inside the latency loop with the store's own words;
-// checked first so the message can name the config key that set the context.
-static int check_latency_context(struct qins_sweep *s, const struct qins_variant *v, int n_gen, const char *ctx_key) {
+int qins_sweep_check_context(struct qins_sweep *s, const struct qins_variant *v, int n_pos, const char *key) {
     if (!v->has_kv) return 0;
     const struct qins_hparams *hp = &s->e->model->hp;
     struct qins_kv_store *store = NULL;
     const int level = qins_log_get_level();
-    qins_log_set_level(QINS_LOG_ERROR - 1);
-    const int st = qins_kv_store_create(&v->kv, hp->n_layer, n_gen + 1, hp->n_head_kv * hp->head_dim, &store);
+    qins_log_set_level(QINS_LOG_ERROR - 1); // the store's own words go into the one line below
+    const int st = qins_kv_store_create(&v->kv, hp->n_layer, n_pos, hp->n_head_kv * hp->head_dim, &store);
     qins_log_set_level(level);
     qins_kv_free(store);
     QINS_CHECK(st == 0, st,
-               "variant %s: %s = %d gives a latency context of %d tokens (BOS + generated), too short for its KV "
-               "store (%s): raise %s or give the variant fewer tokens per page (page=N in its --kv options)",
-               v->name, ctx_key ? ctx_key : "the latency length", n_gen, n_gen + 1, qins_last_error(),
-               ctx_key ? ctx_key : "it");
+               "variant %s: %s gives a context of %d tokens, too short for its KV store (%s): raise %s, or give the "
+               "variant fewer tokens per page (page=N in its --kv options)",
+               v->name, key, n_pos, qins_last_error(), key);
     return 0;
 }
 
 int qins_sweep_latency(struct qins_sweep *s, const int *idx, size_t n, int n_gen, int reps, const char *sfx,
                        const char *ctx_key, double *median_s) {
     struct qins_exp *e = s->e;
-    for (size_t k = 0; k < n; k++) QINS_TRY(check_latency_context(s, &s->v[idx[k]], n_gen, ctx_key));
+    char key[160];
+    snprintf(key, sizeof key, "%s = %d (+ BOS)", ctx_key ? ctx_key : "the latency length", n_gen);
+    for (size_t k = 0; k < n; k++) QINS_TRY(qins_sweep_check_context(s, &s->v[idx[k]], n_gen + 1, key));
     const int n_cfg = (int)n + 1;
     const struct qins_kv_spec **kvs = calloc((size_t)n_cfg, sizeof *kvs);
     double *med = calloc((size_t)n_cfg, sizeof *med), *samples = calloc((size_t)n_cfg * (reps - 1), sizeof *samples);
@@ -280,6 +300,37 @@ int qins_sweep_latency(struct qins_sweep *s, const int *idx, size_t n, int n_gen
     }
     if (st == 0 && median_s) memcpy(median_s, med, (size_t)n_cfg * sizeof *med);
     free(kvs), free(med), free(samples);
+    return st;
+}
+
+int qins_sweep_latency_lengths(struct qins_sweep *s, int main_len, const int64_t *lens, size_t n_lens, int reps,
+                               const char *main_key, const char *lens_key) {
+    int64_t *order = malloc((n_lens + 1) * sizeof *order);
+    int *idx = malloc((s->n + 1) * sizeof *idx);
+    double *med = malloc((s->n + 1) * sizeof *med);
+    int st = order && idx && med ? 0 : QINS_ERR_NOMEM;
+    size_t n_order = 1;
+    if (st == 0) order[0] = main_len;
+    for (size_t i = 0; st == 0 && i < n_lens; i++)
+        if (lens[i] != main_len) order[n_order++] = lens[i];
+    if (st == 0) qsort(order + 1, n_order - 1, sizeof *order, qins_cmp_int64);
+    for (size_t o = 0; o < n_order && st == 0; o++) {
+        const int c = (int)order[o];
+        size_t n = 0;
+        for (size_t i = 0; i < s->n; i++)
+            if (o == 0 || !(s->v[i].flags & QINS_VARIANT_SWEEP_POINT)) idx[n++] = (int)i;
+        char sfx[32], what[64];
+        snprintf(sfx, sizeof sfx, "ctx%d", c);
+        st = qins_sweep_latency(s, idx, n, c, reps, o == 0 ? NULL : sfx, o == 0 ? main_key : lens_key, med);
+        for (size_t k = 0; st == 0 && o == 0 && k <= n; k++) { // the main length also under its ctx name
+            snprintf(what, sizeof what, "latency_us_per_token_%s", sfx);
+            st = qins_sweep_metric_as(s, k ? s->v[idx[k - 1]].name : "baseline", what, med[k] * 1e6, "us");
+            snprintf(what, sizeof what, "overhead_pct_%s", sfx);
+            if (st == 0 && k)
+                st = qins_sweep_metric(s, &s->v[idx[k - 1]], what, 100.0 * (med[k] / med[0] - 1.0), "pct_time");
+        }
+    }
+    free(order), free(idx), free(med);
     return st;
 }
 
@@ -357,4 +408,89 @@ int qins_series_plot(struct qins_series *ps, qins_run_t *run, struct qins_plot p
     }
     qins_series_free(ps);
     return st;
+}
+
+int qins_sweep_plot_xy(struct qins_sweep *s, struct qins_plot p, const char *xwhat, const char *ywhat,
+                       const char *const *group_names, int n_groups, bool positive_y) {
+    struct qins_series ps;
+    QINS_TRY(qins_series_init(&ps, s->n));
+    double *rows[64] = {0}; // one series per group present, in group order (an all-NaN series breaks gnuplot)
+    for (int g = 0; g < n_groups && g < 64; g++)
+        for (size_t i = 0; i < s->n && !rows[g]; i++)
+            if (s->v[i].group == g && !(rows[g] = qins_series_add(&ps, group_names[g]))) {
+                qins_series_free(&ps);
+                return QINS_ERR_NOMEM;
+            }
+    for (size_t i = 0; i < s->n; i++) {
+        const double y = qins_variant_get(&s->v[i], ywhat);
+        ps.x[i] = qins_variant_get(&s->v[i], xwhat);
+        if (s->v[i].group >= 0 && s->v[i].group < n_groups && rows[s->v[i].group])
+            rows[s->v[i].group][i] = positive_y && !(y > 0) ? NAN : y;
+    }
+    return qins_series_plot(&ps, s->e->run, p);
+}
+
+int qins_sweep_plot_per_variant(struct qins_sweep *s, struct qins_plot p, size_t n, const double *x,
+                                double (*get)(const struct qins_variant *v, size_t i, void *user), void *user) {
+    struct qins_series ps;
+    QINS_TRY(qins_series_init(&ps, n));
+    if (x) memcpy(ps.x, x, n * sizeof *x);
+    for (size_t k = 0; k < s->n; k++) {
+        if (s->v[k].flags & QINS_VARIANT_SWEEP_POINT) continue;
+        double *row = qins_series_add(&ps, s->v[k].name);
+        if (!row) {
+            qins_series_free(&ps);
+            return QINS_ERR_NOMEM;
+        }
+        for (size_t i = 0; i < n; i++) row[i] = get(&s->v[k], i, user);
+    }
+    return qins_series_plot(&ps, s->e->run, p);
+}
+
+struct key_ctx {
+    struct qins_sweep *s;
+    const char *name;
+};
+static int add_key(const char *what, size_t i, void *user) {
+    struct key_ctx *k = user;
+    (void)i;
+    return qins_exp_key(k->s->e, "%s/%s", k->name, what);
+}
+
+int qins_sweep_keys(struct qins_sweep *s, const char *whats, bool with_sweep_points) {
+    for (size_t i = 0; i < s->n; i++) {
+        if (!with_sweep_points && (s->v[i].flags & QINS_VARIANT_SWEEP_POINT)) continue;
+        struct key_ctx k = {s, s->v[i].name};
+        QINS_TRY(qins_split_list(whats, add_key, &k, NULL));
+    }
+    return 0;
+}
+
+int qins_sweep_plot_param(struct qins_sweep *s, struct qins_plot p, const char *what, const char *const *series_names,
+                          size_t n_series) {
+    double *x = malloc((s->n ? s->n : 1) * sizeof *x);
+    QINS_CHECK(x, QINS_ERR_NOMEM, "out of memory");
+    size_t nx = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        bool seen = s->v[i].series < 0;
+        for (size_t j = 0; j < nx && !seen; j++) seen = x[j] == s->v[i].param;
+        if (!seen) x[nx++] = s->v[i].param;
+    }
+    qsort(x, nx, sizeof *x, qins_cmp_double);
+    struct qins_series ps;
+    int st = qins_series_init(&ps, nx);
+    if (st == 0) memcpy(ps.x, x, nx * sizeof *x);
+    for (size_t c = 0; st == 0 && c < n_series; c++) {
+        double *y = qins_series_add(&ps, series_names[c]);
+        if (!y) st = QINS_ERR_NOMEM;
+        for (size_t i = 0; st == 0 && i < s->n; i++)
+            for (size_t j = 0; s->v[i].series == (int)c && j < nx; j++)
+                if (x[j] == s->v[i].param) y[j] = qins_variant_get(&s->v[i], what);
+    }
+    free(x);
+    if (st < 0) {
+        qins_series_free(&ps);
+        return st;
+    }
+    return qins_series_plot(&ps, s->e->run, p);
 }

@@ -38,6 +38,8 @@ struct qins_variant {
     struct qins_kv_spec kv;
     unsigned flags;
     int group, bits;              // the phase's classification (scope, codec family, k)
+    int series;                   // a parameter sweep's series (-1: not in one) ...
+    double param;                 // ... and its parameter value there (alpha, …)
     void *data;                   // the phase's per-variant state (the phase frees it)
     // results
     bool evaluated, failed;
@@ -80,6 +82,11 @@ void qins_sweep_free(struct qins_sweep *s);
 // Appends a variant. kv_text: a --kv spec (NULL = FP32 cache). Names must be unique and not
 // "baseline" (error naming the variant). Returns the variant (valid until the next add) or NULL.
 struct qins_variant *qins_sweep_add(struct qins_sweep *s, const char *name, const char *kv_text, unsigned flags);
+// Appends a KV variant from a --kv item: bare fp16/fp32 are the plain stores; any other item
+// gets `options` first, then its own options, then extra (may be NULL). name NULL: derived from
+// the item, metric-safe ("qins8:gran=page" → "qins8_granpage"). Returns the variant or NULL.
+struct qins_variant *qins_sweep_add_kv(struct qins_sweep *s, const char *item, const char *name, const char *options,
+                                       const char *extra, unsigned flags);
 // Returns the index of the variant called name, or -1.
 int qins_sweep_find(const struct qins_sweep *s, const char *name);
 
@@ -92,6 +99,14 @@ int qins_sweep_evaluate(struct qins_sweep *s, size_t from, size_t to);
 
 // Records <v->name>/<what> and keeps it on the variant for rules and tables. Returns 0 or < 0.
 int qins_sweep_metric(struct qins_sweep *s, struct qins_variant *v, const char *what, double value, const char *unit);
+// A metric by name, for tables of figures a module computes and a phase records.
+struct qins_named_metric {
+    const char *what;
+    double value;
+    const char *unit;
+};
+// Records every metric of m (n) on v with qins_sweep_metric. Returns 0 or < 0.
+int qins_sweep_metrics(struct qins_sweep *s, struct qins_variant *v, const struct qins_named_metric *m, size_t n);
 // Records the same metric under another prefix (e.g. best_full/…); not kept. Returns 0 or < 0.
 int qins_sweep_metric_as(struct qins_sweep *s, const char *prefix, const char *what, double value, const char *unit);
 // Records every metric of v again under prefix (best_layer0/token_match, …). Returns 0 or < 0.
@@ -123,6 +138,17 @@ int qins_sweep_best(const struct qins_sweep *s, const struct qins_best_rule *rul
 int qins_sweep_latency(struct qins_sweep *s, const int *idx, size_t n, int n_gen, int reps, const char *sfx,
                        const char *ctx_key, double *median_s);
 
+// Latency at several generated lengths: main_len over every variant (recorded as by
+// qins_sweep_latency with sfx NULL, and again as <name>/…_ctx<main_len>), then each other length
+// of lens (n, sorted) over the variants that are not sweep points (sfx "ctx<len>"). The keys
+// name the config keys of main_len and lens for context errors. Returns 0 or < 0.
+int qins_sweep_latency_lengths(struct qins_sweep *s, int main_len, const int64_t *lens, size_t n, int reps,
+                               const char *main_key, const char *lens_key);
+// Checks that v's KV store can hold a context of n_pos positions; when it cannot (pages longer
+// than the context), the error names `key`, the config key that set that context, and what to
+// change. Returns 0 or < 0.
+int qins_sweep_check_context(struct qins_sweep *s, const struct qins_variant *v, int n_pos, const char *key);
+
 // One column of the summary table: a kept metric printed with fmt (e.g. "%12.4f").
 struct qins_sweep_column {
     const char *header, *what, *fmt;
@@ -147,3 +173,21 @@ double *qins_series_add(struct qins_series *ps, const char *name);
 // frees ps. A plot with no series is skipped. Returns 0 or < 0.
 int qins_series_plot(struct qins_series *ps, qins_run_t *run, struct qins_plot p);
 void qins_series_free(struct qins_series *ps);
+
+// Adds "<name>/<what>" to the key metrics for each what of whats (comma-separated) and each
+// variant (sweep points too when with_sweep_points). Returns 0 or < 0.
+int qins_sweep_keys(struct qins_sweep *s, const char *whats, bool with_sweep_points);
+
+// A metric against a swept parameter: one series per name in series_names (n_series), x = the
+// distinct param values of the variants in a series (sorted), y = what of the variant at
+// (series, param), NaN where none. Returns 0 or < 0.
+int qins_sweep_plot_param(struct qins_sweep *s, struct qins_plot p, const char *what, const char *const *series_names,
+                          size_t n_series);
+// Plots over the table. xy: one series per group (group_names[v->group]) present, one point per
+// variant at (xwhat, ywhat); positive_y drops y <= 0 (log axes). per_variant: one series per
+// variant that is not a sweep point, y[i] = get(v, i, user) for i < n at x (NULL = 0..n-1).
+// p's kind, title and labels are used; its data fields are filled in. Return 0 or < 0.
+int qins_sweep_plot_xy(struct qins_sweep *s, struct qins_plot p, const char *xwhat, const char *ywhat,
+                       const char *const *group_names, int n_groups, bool positive_y);
+int qins_sweep_plot_per_variant(struct qins_sweep *s, struct qins_plot p, size_t n, const double *x,
+                                double (*get)(const struct qins_variant *v, size_t i, void *user), void *user);

@@ -52,6 +52,11 @@ int qins_cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+int qins_cmp_int64(const void *a, const void *b) {
+    const int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
 double qins_median_inplace(double *x, size_t n) {
     if (n == 0) return NAN;
     qsort(x, n, sizeof *x, qins_cmp_double);

@@ -31,6 +31,8 @@ double qins_median_inplace(double *x, size_t n);
 double qins_median(const double *x, size_t n);
 // qsort comparator for doubles: a total order with NaN after every number.
 int qins_cmp_double(const void *a, const void *b);
+// qsort comparator for int64_t.
+int qins_cmp_int64(const void *a, const void *b);
 
 // Calls fn(item, index, user) on each comma-separated item of list, trimmed of blanks; empty
 // items are skipped (so "" has none). Items longer than 255 bytes are an error. Stops at and
