@@ -357,7 +357,7 @@ int main(int argc, char **argv) {
         }
     }
     char path[1024];
-    if (qins_model_path_resolve(model, path, sizeof path) < 0) {
+    if (qins_path_resolve(QINS_PATH_MODEL, model, path, sizeof path) < 0) {
         fprintf(stderr, "qins-bench-codecs: %s\n", qins_last_error());
         return 1;
     }

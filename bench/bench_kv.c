@@ -16,6 +16,7 @@
 #include "lut_decode.h"
 #include "model.h"
 #include "pack.h"
+#include "paths.h"
 
 #define MAX_V 24
 #define MAX_C 8
@@ -67,7 +68,7 @@ int main(int argc, char **argv) {
     }
     if (reps < 3) reps = 3;
     char path[1200];
-    if (qins_path_find("model", model_arg, path, sizeof path) < 0) return 1;
+    if (qins_path_resolve(QINS_PATH_MODEL, model_arg, path, sizeof path) < 0) return 1;
     struct qins_model *m;
     if (qins_model_load(path, &m) < 0) return 1;
     if (threads > 0) qins_set_threads(threads);

@@ -53,6 +53,8 @@ void qins_log_error_at(const char *file, int line, const char *func, const char 
 
 const char *qins_last_error(void) { return last_error; }
 
+void qins_last_error_clear(void) { last_error[0] = 0; }
+
 const char *qins_status_str(int status) {
     switch (status) {
     case QINS_OK: return "ok";

@@ -34,6 +34,8 @@ int qins_log_get_level(void);
 void qins_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 // The text of the last error message logged (empty if none): lets a CLI print it once.
 const char *qins_last_error(void);
+// Empties the last error (so a caller can tell whether a call it makes logs one). Returns nothing.
+void qins_last_error_clear(void);
 // Returns a short name for a status code.
 const char *qins_status_str(int status);
 

@@ -1,4 +1,4 @@
-// core/config.c — table-driven INI configs over inih.
+// core/config.c — table-driven INI configs over inih (knows no sections: the caller passes the tables).
 #include "config.h"
 
 #include <assert.h>
@@ -8,85 +8,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "common.h"
-#include "dataset.h"
-
-#ifndef QINS_SOURCE_DIR
-#define QINS_SOURCE_DIR "."
-#endif
-
-// ---- shared key tables
-
-static int check_slice(const char *v, char *why, size_t cap) {
-    struct qins_slice s;
-    if (qins_slice_parse(v, &s) == QINS_OK) return 0;
-    snprintf(why, cap, "expected bytes:A-B or stories:A-B with A < B (or none), got '%s'", v);
-    return -1;
-}
-
-static int check_prompts(const char *v, char *why, size_t cap) {
-    if (!strncmp(v, "derive:", 7)) {
-        char *end;
-        long n = strtol(v + 7, &end, 10);
-        if (end != v + 7 && !*end && n >= 1 && n <= 100000) return 0;
-        snprintf(why, cap, "derive:N needs 1 <= N <= 100000, got '%s'", v);
-        return -1;
-    }
-    if (!*v) {
-        snprintf(why, cap, "empty: give a CSV path or derive:N");
-        return -1;
-    }
-    return 0;
-}
-
-#define NR 1, 0 // no range
-const struct qins_cfg_key qins_config_run_keys[] = {
-    {"run", "model", QINS_CFG_STRING, "stories260K.gguf", NR, NULL,
-     "GGUF model: a path, or a bare name looked up in $QINS_MODELS then ./models", NULL},
-    {"run", "eval_text", QINS_CFG_STRING, "tinystories_train_sample_2MiB.txt", NR, NULL,
-     "evaluation text: a path, or a bare name looked up in $QINS_DATA, $QINS_MODELS/../data, ../shared/data", NULL},
-    {"run", "eval_slice", QINS_CFG_STRING, "stories:0-1000", NR, NULL,
-     "part of eval_text for perplexity and derived prompts: bytes:A-B or stories:A-B (half-open, 0-based; "
-     "stories end at <|endoftext|> lines)", check_slice},
-    {"run", "calib_slice", QINS_CFG_STRING, "stories:1000-1200", NR, NULL,
-     "calibration part of eval_text, must not overlap eval_slice; none = no calibration", check_slice},
-    {"run", "eval_chunks", QINS_CFG_INT, "0", 0, 1e9, NULL,
-     "perplexity windows scored from the start of eval_slice (0 = every full window)", NULL},
-    {"run", "ctx", QINS_CFG_INT, "256", 8, 1048576, NULL, "context length in tokens (perplexity window)", NULL},
-    {"run", "threads", QINS_CFG_INT, "0", 0, 4096, NULL,
-     "CPU threads (0 = all online CPUs; the run file records the number used)", NULL},
-    {"run", "prompts", QINS_CFG_STRING, "experiments/prompts-tinystories.csv", NR, NULL,
-     "prompt set: CSV file id,prompt,max_tokens (path, or relative to the source tree), or derive:N "
-     "(first words of the first N distinct stories of eval_slice)", check_prompts},
-    {"run", "prompt_words", QINS_CFG_INT, "6", 1, 64, NULL, "words per derived prompt (prompts = derive:N)", NULL},
-    {"run", "tokens", QINS_CFG_INT, "128", 1, 1000000, NULL,
-     "greedy tokens generated per prompt for token_match (plan: >= 100); 0 in a CSV row means this value",
-     NULL},
-    {"run", "seed", QINS_CFG_INT, "1234", 0, 9.2e18, NULL, "RNG seed (sampling, random weights, subsets)", NULL},
-    {"run", "tag", QINS_CFG_STRING, "", NR, NULL,
-     "label gates.txt uses to select this run (e.g. single-layer, full); empty = untagged", NULL},
-    {"run", "note", QINS_CFG_STRING, "", NR, NULL, "free text, recorded with the run", NULL},
-    {0},
-};
-
-const struct qins_cfg_key qins_config_codec_keys[] = {
-    {"codec", "codec", QINS_CFG_ENUM, "qins", NR, "qins|qins-log|int|fp16|fp32",
-     "number format: qins (rational), qins-log, int (uniform symmetric absmax baseline), fp16, fp32", NULL},
-    {"codec", "bits", QINS_CFG_INT, "8", 2, 16, NULL, "code width k in bits (qins, qins-log, int)", NULL},
-    {"codec", "alpha", QINS_CFG_DOUBLE, "1.0", 1e-9, 1e9, NULL,
-     "QINS alpha, relative to the group's scale (effective alpha = alpha / scale)", NULL},
-    {"codec", "granularity", QINS_CFG_ENUM, "row", NR, "tensor|row|group|page",
-     "scale granularity: per tensor, per row/channel, per group of group_size values, per KV page", NULL},
-    {"codec", "group_size", QINS_CFG_INT, "32", 1, 1048576, NULL, "values per group (granularity = group)", NULL},
-    {"codec", "scale", QINS_CFG_ENUM, "absmax", NR, "absmax|rms", "what a group's scale is", NULL},
-    {"codec", "page_size", QINS_CFG_INT, "16", 1, 65536, NULL,
-     "KV tokens per page (the page being filled stays FP until full)", NULL},
-    {0},
-};
-#undef NR
 
 // ---- the config object
 
@@ -96,7 +19,9 @@ struct cfg_value {
     int64_t i;
     double d;
     bool b;
-    char **items;    // LIST
+    char **items;    // LIST: normalised item texts
+    int64_t *item_i; // (n_items) INT items
+    double *item_d;  // (n_items) INT and DOUBLE items
     size_t n_items;
     int line;        // where it was set (0 = default)
 };
@@ -116,7 +41,11 @@ struct qins_config {
 static void free_items(struct cfg_value *v) {
     for (size_t i = 0; i < v->n_items; i++) free(v->items[i]);
     free(v->items);
+    free(v->item_i);
+    free(v->item_d);
     v->items = NULL;
+    v->item_i = NULL;
+    v->item_d = NULL;
     v->n_items = 0;
 }
 
@@ -164,6 +93,135 @@ static void fmt_double(double d, char *buf, size_t cap) {
     }
 }
 
+// Parsed LIST items (owned until moved into a cfg_value).
+struct list_items {
+    char **s;
+    int64_t *i; // INT items
+    double *d;  // INT and DOUBLE items
+    size_t n;
+};
+
+static void list_free(struct list_items *l) {
+    for (size_t i = 0; i < l->n; i++) free(l->s[i]);
+    free(l->s);
+    free(l->i);
+    free(l->d);
+    memset(l, 0, sizeof *l);
+}
+
+// Runs a table's check with logging silenced (a check may call core parsers that log); a
+// failure that left why empty gets the last error the callback logged. Returns fn's result.
+static int run_check(qins_cfg_check_fn fn, const char *text, char *why, size_t cap) {
+    why[0] = 0;
+    qins_last_error_clear();
+    const int level = qins_log_get_level();
+    qins_log_set_level(-1);
+    int r = fn(text, why, cap);
+    qins_log_set_level(level);
+    if (r && !why[0]) snprintf(why, cap, "%s", *qins_last_error() ? qins_last_error() : "rejected by the key's check");
+    return r;
+}
+
+// Parses item number pos (1-based) of key k into l->s[n] (normalised), l->i[n], l->d[n].
+static int parse_item(const struct qins_cfg_key *k, struct list_items *l, size_t pos, char *why, size_t cap) {
+    char *it = l->s[l->n - 1];
+    char buf[64];
+    if (k->choices && !in_choices(k->choices, it)) {
+        snprintf(why, cap, "item %zu '%s' is not one of %s", pos, it, k->choices);
+        return QINS_ERR_ARG;
+    }
+    bool ranged = k->item_min < k->item_max;
+    if (k->item == QINS_CFG_ITEM_INT) {
+        char *end;
+        errno = 0;
+        long long x = strtoll(it, &end, 10);
+        if (*end || errno) {
+            snprintf(why, cap, "item %zu '%s' is not an integer", pos, it);
+            return QINS_ERR_ARG;
+        }
+        if (ranged && ((double)x < k->item_min || (double)x > k->item_max)) {
+            snprintf(why, cap, "item %zu '%s' is out of range [%.17g, %.17g]", pos, it, k->item_min, k->item_max);
+            return QINS_ERR_RANGE;
+        }
+        l->i[l->n - 1] = x;
+        l->d[l->n - 1] = (double)x;
+        snprintf(buf, sizeof buf, "%lld", x);
+    } else if (k->item == QINS_CFG_ITEM_DOUBLE) {
+        char *end;
+        errno = 0;
+        double x = strtod(it, &end);
+        if (*end || errno) {
+            snprintf(why, cap, "item %zu '%s' is not a number", pos, it);
+            return QINS_ERR_ARG;
+        }
+        if (!isfinite(x)) {
+            snprintf(why, cap, "item %zu '%s' is not a finite number", pos, it);
+            return QINS_ERR_ARG;
+        }
+        if (ranged && (x < k->item_min || x > k->item_max)) {
+            snprintf(why, cap, "item %zu '%s' is out of range [%g, %g]", pos, it, k->item_min, k->item_max);
+            return QINS_ERR_RANGE;
+        }
+        l->d[l->n - 1] = x;
+        fmt_double(x, buf, sizeof buf);
+    }
+    if (k->item_check) {
+        char reason[256];
+        if (run_check(k->item_check, it, reason, sizeof reason)) {
+            snprintf(why, cap, "item %zu '%s': %s", pos, it, reason);
+            return QINS_ERR_ARG;
+        }
+    }
+    if (k->item != QINS_CFG_ITEM_STRING) { // the normalised number replaces the text
+        char *norm = strdup(buf);
+        if (!norm) return QINS_ERR_NOMEM;
+        free(it);
+        l->s[l->n - 1] = norm;
+    }
+    return QINS_OK;
+}
+
+// Splits value on commas into trimmed, checked items. Returns QINS_OK or an error with why.
+static int parse_list(const struct qins_cfg_key *k, const char *value, struct list_items *l, char *why, size_t cap) {
+    memset(l, 0, sizeof *l);
+    size_t cap_items = 1;
+    for (const char *p = value; *p; p++) cap_items += *p == ',';
+    l->s = calloc(cap_items, sizeof *l->s);
+    l->i = calloc(cap_items, sizeof *l->i);
+    l->d = calloc(cap_items, sizeof *l->d);
+    if (!l->s || !l->i || !l->d) {
+        list_free(l);
+        return QINS_ERR_NOMEM;
+    }
+    const char *p = value;
+    while (*p && isspace((unsigned char)*p)) p++;
+    if (!*p) return QINS_OK; // empty list
+    for (p = value;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char *it = trim_dup(p, len);
+        if (!it) {
+            list_free(l);
+            return QINS_ERR_NOMEM;
+        }
+        l->s[l->n++] = it;
+        int st = QINS_OK;
+        if (!*it) {
+            snprintf(why, cap, "empty item %zu in list '%s'", l->n, value);
+            st = QINS_ERR_ARG;
+        } else {
+            st = parse_item(k, l, l->n, why, cap);
+        }
+        if (st < 0) {
+            list_free(l);
+            return st;
+        }
+        if (!comma) break;
+        p = comma + 1;
+    }
+    return QINS_OK;
+}
+
 // Parses and validates `value` for key v->k; on success replaces v's value. On failure writes
 // why and returns the status (value unchanged).
 static int set_value(struct cfg_value *v, const char *value, char *why, size_t cap) {
@@ -174,8 +232,7 @@ static int set_value(struct cfg_value *v, const char *value, char *why, size_t c
     int64_t iv = 0;
     double dv = 0;
     bool bv = false;
-    char **items = NULL;
-    size_t n_items = 0;
+    struct list_items l = {0};
     if (strchr(value, '\n')) {
         snprintf(why, cap, "value must be on one line");
         return QINS_ERR_FORMAT;
@@ -235,72 +292,37 @@ static int set_value(struct cfg_value *v, const char *value, char *why, size_t c
         }
         break;
     case QINS_CFG_LIST: {
-        // split on commas, trim; the normalised text is "a,b,c"
-        size_t cap_items = 1;
-        for (const char *p = value; *p; p++) cap_items += *p == ',';
-        items = calloc(cap_items, sizeof *items);
-        if (!items) return QINS_ERR_NOMEM;
-        for (const char *p = value;;) {
-            const char *comma = strchr(p, ',');
-            size_t len = comma ? (size_t)(comma - p) : strlen(p);
-            char *it = trim_dup(p, len);
-            if (!it) goto list_nomem;
-            items[n_items++] = it;
-            if (!*it && !(n_items == 1 && !comma && !*value)) {
-                snprintf(why, cap, "empty item in list '%s'", value);
-                goto list_fail;
-            }
-            if (*it && k->choices && !in_choices(k->choices, it)) {
-                snprintf(why, cap, "list item '%s' is not one of %s", it, k->choices);
-                goto list_fail;
-            }
-            if (!comma) break;
-            p = comma + 1;
-        }
-        if (n_items == 1 && !*items[0]) { // empty list
-            free(items[0]);
-            n_items = 0;
-        }
-        if (ranged && ((double)n_items < k->min || (double)n_items > k->max)) {
-            snprintf(why, cap, "list has %zu items, allowed [%g, %g]", n_items, k->min, k->max);
-            for (size_t i = 0; i < n_items; i++) free(items[i]);
-            free(items);
+        int st = parse_list(k, value, &l, why, cap);
+        if (st < 0) return st;
+        if (ranged && ((double)l.n < k->min || (double)l.n > k->max)) {
+            snprintf(why, cap, "list has %zu items, allowed [%g, %g]", l.n, k->min, k->max);
+            list_free(&l);
             return QINS_ERR_RANGE;
         }
         break;
-    list_nomem:
-        for (size_t i = 0; i < n_items; i++) free(items[i]);
-        free(items);
-        return QINS_ERR_NOMEM;
-    list_fail:
-        for (size_t i = 0; i < n_items; i++) free(items[i]);
-        free(items);
-        return QINS_ERR_ARG;
     }
     }
-    if (k->check && (k->type == QINS_CFG_STRING || k->type == QINS_CFG_LIST) && k->check(value, why, cap)) {
-        for (size_t i = 0; i < n_items; i++) free(items[i]);
-        free(items);
+    if (k->check && (k->type == QINS_CFG_STRING || k->type == QINS_CFG_LIST) && run_check(k->check, value, why, cap)) {
+        list_free(&l);
         return QINS_ERR_ARG;
     }
     char *text = NULL;
-    if (k->type == QINS_CFG_LIST) {
+    if (k->type == QINS_CFG_LIST) { // the normalised text is "a,b,c"
         size_t len = 1;
-        for (size_t i = 0; i < n_items; i++) len += strlen(items[i]) + 1;
+        for (size_t i = 0; i < l.n; i++) len += strlen(l.s[i]) + 1;
         text = malloc(len);
         if (text) {
             text[0] = 0;
-            for (size_t i = 0; i < n_items; i++) {
+            for (size_t i = 0; i < l.n; i++) {
                 if (i) strcat(text, ",");
-                strcat(text, items[i]);
+                strcat(text, l.s[i]);
             }
         }
     } else {
         text = strdup(norm);
     }
     if (!text) {
-        for (size_t i = 0; i < n_items; i++) free(items[i]);
-        free(items);
+        list_free(&l);
         return QINS_ERR_NOMEM;
     }
     free(v->text);
@@ -309,30 +331,37 @@ static int set_value(struct cfg_value *v, const char *value, char *why, size_t c
     v->i = iv;
     v->d = dv;
     v->b = bv;
-    v->items = items;
-    v->n_items = n_items;
+    v->items = l.s;
+    v->item_i = l.i;
+    v->item_d = l.d;
+    v->n_items = l.n;
     return QINS_OK;
+}
+
+// True when tables[t] also appears earlier in the list (a table listed twice counts once).
+static bool listed_before(const struct qins_cfg_key *const *tables, size_t t) {
+    for (size_t u = 0; u < t; u++)
+        if (tables[u] == tables[t]) return true;
+    return false;
 }
 
 int qins_config_new(qins_config_t **out, const struct qins_cfg_key *const *tables) {
     *out = NULL;
     size_t n = 0;
-    for (const struct qins_cfg_key *k = qins_config_run_keys; k->key; k++) n++;
     for (size_t t = 0; tables && tables[t]; t++)
-        for (const struct qins_cfg_key *k = tables[t]; k->key; k++) n++;
+        for (const struct qins_cfg_key *k = tables[t]; k->key && !listed_before(tables, t); k++) n++;
     qins_config_t *c = calloc(1, sizeof *c);
     QINS_CHECK(c, QINS_ERR_NOMEM, "out of memory");
-    c->v = calloc(n, sizeof *c->v);
-    c->seen = calloc(n, sizeof *c->seen);
+    c->v = calloc(n ? n : 1, sizeof *c->v);
+    c->seen = calloc(n ? n : 1, sizeof *c->seen);
     c->src_text = strdup("");
     c->src_path = strdup("");
     if (!c->v || !c->seen || !c->src_text || !c->src_path) {
         qins_config_free(c);
         QINS_CHECK(0, QINS_ERR_NOMEM, "out of memory");
     }
-    for (const struct qins_cfg_key *k = qins_config_run_keys; k->key; k++) c->v[c->n++].k = k;
     for (size_t t = 0; tables && tables[t]; t++)
-        for (const struct qins_cfg_key *k = tables[t]; k->key; k++) c->v[c->n++].k = k;
+        for (const struct qins_cfg_key *k = tables[t]; k->key && !listed_before(tables, t); k++) c->v[c->n++].k = k;
     for (size_t i = 0; i < c->n; i++) {
         const struct qins_cfg_key *k = c->v[i].k;
         for (size_t j = 0; j < i; j++)
@@ -579,8 +608,8 @@ static void print_table(FILE *f, const struct qins_cfg_key *t, const char **cur)
 
 void qins_config_print_doc(FILE *f, const struct qins_cfg_key *const *tables) {
     const char *cur = NULL;
-    print_table(f, qins_config_run_keys, &cur);
-    for (size_t t = 0; tables && tables[t]; t++) print_table(f, tables[t], &cur);
+    for (size_t t = 0; tables && tables[t]; t++)
+        if (!listed_before(tables, t)) print_table(f, tables[t], &cur);
 }
 
 static struct cfg_value *get(const qins_config_t *c, const char *section, const char *key, int type) {
@@ -617,6 +646,30 @@ size_t qins_config_list(const qins_config_t *c, const char *section, const char 
     return v ? v->n_items : 0;
 }
 
+// A LIST whose items are one of the given types, else a logged programming error (NULL).
+static struct cfg_value *get_typed_list(const qins_config_t *c, const char *section, const char *key, bool int_ok,
+                                        bool double_ok) {
+    struct cfg_value *v = get(c, section, key, QINS_CFG_LIST);
+    if (v && !((int_ok && v->k->item == QINS_CFG_ITEM_INT) || (double_ok && v->k->item == QINS_CFG_ITEM_DOUBLE))) {
+        qins_log(QINS_LOG_ERROR, "config: [%s] %s is read with the wrong item type", section, key);
+        assert(!"config list read with the wrong item type");
+        return NULL;
+    }
+    return v;
+}
+
+size_t qins_config_int_list(const qins_config_t *c, const char *section, const char *key, const int64_t **items) {
+    struct cfg_value *v = get_typed_list(c, section, key, true, false);
+    *items = v ? v->item_i : NULL;
+    return v ? v->n_items : 0;
+}
+
+size_t qins_config_double_list(const qins_config_t *c, const char *section, const char *key, const double **items) {
+    struct cfg_value *v = get_typed_list(c, section, key, true, true);
+    *items = v ? v->item_d : NULL;
+    return v ? v->n_items : 0;
+}
+
 // ---- peek
 
 struct peek {
@@ -643,62 +696,6 @@ int qins_config_peek(const char *ini_text, const char *section, const char *key,
         return QINS_ERR_RANGE;
     }
     return QINS_OK;
-}
-
-// ---- paths
-
-static bool readable(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, R_OK) == 0;
-}
-
-static const char *source_dir(void) {
-    const char *s = getenv("QINS_SOURCE_DIR");
-    return s && *s ? s : QINS_SOURCE_DIR;
-}
-
-int qins_path_find(const char *kind, const char *name, char *out, size_t cap) {
-    QINS_CHECK(name && *name, QINS_ERR_ARG, "empty %s file name", kind);
-    char cand[10][1024];
-    int n = 0;
-    // Same order as core/paths.h for models: a name with '/' is used as given; a bare name is
-    // looked up in the usual folders first, then as given, then beside the source tree.
-    bool bare = !strchr(name, '/');
-    const char *models = getenv("QINS_MODELS"), *data = getenv("QINS_DATA"), *shared = getenv("QINS_SHARED");
-    const char *src = source_dir();
-    if (!bare) {
-        snprintf(cand[n++], sizeof cand[0], "%s", name);
-    } else if (!strcmp(kind, "model")) {
-        if (models && *models) snprintf(cand[n++], sizeof cand[0], "%s/%s", models, name);
-        snprintf(cand[n++], sizeof cand[0], "models/%s", name);
-        snprintf(cand[n++], sizeof cand[0], "%s", name);
-        snprintf(cand[n++], sizeof cand[0], "%s/../shared/models/%s", src, name);
-    } else if (!strcmp(kind, "data")) {
-        if (data && *data) snprintf(cand[n++], sizeof cand[0], "%s/%s", data, name);
-        if (shared && *shared) snprintf(cand[n++], sizeof cand[0], "%s/data/%s", shared, name);
-        if (models && *models) snprintf(cand[n++], sizeof cand[0], "%s/../data/%s", models, name);
-        snprintf(cand[n++], sizeof cand[0], "data/%s", name);
-        snprintf(cand[n++], sizeof cand[0], "%s", name);
-        snprintf(cand[n++], sizeof cand[0], "%s/../shared/data/%s", src, name);
-    } else {
-        snprintf(cand[n++], sizeof cand[0], "%s", name);
-        snprintf(cand[n++], sizeof cand[0], "%s/%s", src, name);
-    }
-    if (!bare && name[0] != '/' && strcmp(kind, "model") && strcmp(kind, "data"))
-        snprintf(cand[n++], sizeof cand[0], "%s/%s", src, name); // e.g. experiments/x.csv from a build folder
-    for (int i = 0; i < n; i++)
-        if (readable(cand[i])) {
-            QINS_CHECK(strlen(cand[i]) < cap, QINS_ERR_RANGE, "path too long: %s", cand[i]);
-            snprintf(out, cap, "%s", cand[i]);
-            return QINS_OK;
-        }
-    char tried[2048] = "";
-    for (int i = 0; i < n; i++) {
-        strncat(tried, i ? ", " : "", sizeof tried - strlen(tried) - 1);
-        strncat(tried, cand[i], sizeof tried - strlen(tried) - 1);
-    }
-    qins_log(QINS_LOG_ERROR, "%s file '%s' not found (tried %s)", kind, name, tried);
-    return QINS_ERR_IO;
 }
 
 // ---- phase arguments

@@ -1,18 +1,21 @@
-// core/config.h — experiment configs: table-driven INI parsing (inih), validation, defaults,
-// and the effective config text that every run records and hashes.
-// Owns: key tables ([run] shared by every phase, [codec] shared by codec phases), parsing,
-// `section.key=value` overrides, path lookup for models/data/source files. Does not own:
-// what a key means to a phase. Errors name file:line and key; returned as negative qins_status.
+// core/config.h — a table-driven INI engine (inih): typed keys with defaults and ranges,
+// validation, `section.key=value` overrides, and the effective config text that every run
+// records and hashes. Owns: parsing and checking against the tables the caller passes.
+// Does not own: any section or key (the shared [run] and [codec] tables live in experiment.h,
+// file lookup in paths.h). Errors name file:line, section and key; returned as negative qins_status.
 //
-// How a phase uses it:
+// How a phase uses it (qins_exp_open does this with qins_exp_run_keys first):
 //   static const struct qins_cfg_key phase1_keys[] = {
 //       {"phase1", "variants", QINS_CFG_LIST, "qins8,qins6,int8,fp16", 1, 16, NULL, "KV variants"},
+//       {"phase1", "alphas", QINS_CFG_LIST, "0.5,1,2", 1, 32, NULL, "alpha sweep", NULL,
+//        QINS_CFG_ITEM_DOUBLE, 1e-3, 1e6},
 //       {0}};
-//   const struct qins_cfg_key *tables[] = {qins_config_codec_keys, phase1_keys, NULL};
-//   qins_config_t *cfg; QINS_TRY(qins_config_new(&cfg, tables));   // [run] is always included
+//   const struct qins_cfg_key *tables[] = {qins_exp_run_keys, phase1_keys, NULL};
+//   qins_config_t *cfg; QINS_TRY(qins_config_new(&cfg, tables));
 //   QINS_TRY(qins_config_load_file(cfg, args.config_path));        // NULL path: all defaults
 //   for (...) QINS_TRY(qins_config_set(cfg, args.overrides[i]));   // "run.tokens=64"
 //   int64_t n = qins_config_int(cfg, "run", "tokens");
+//   const double *a; size_t na = qins_config_double_list(cfg, "phase1", "alphas", &a);
 //   char *text = qins_config_effective(cfg);                        // record this (results.h)
 //
 // Rules: unknown sections/keys, duplicates, bad values and out-of-range numbers are errors
@@ -34,7 +37,16 @@ enum qins_cfg_type {
     QINS_CFG_LIST,       // comma-separated items; count in [min, max]; items from `choices` if set
 };
 
-// A check for STRING/LIST values beyond type and range: returns 0 if fine, else writes why.
+// What each item of a LIST is (numbers are normalised in the effective text like scalars).
+enum qins_cfg_item {
+    QINS_CFG_ITEM_STRING = 0, // any text (the default)
+    QINS_CFG_ITEM_INT,        // decimal int64 (read with qins_config_int_list or _double_list)
+    QINS_CFG_ITEM_DOUBLE,     // finite double (read with qins_config_double_list)
+};
+
+// A check beyond type and range: returns 0 if fine, else non-zero and writes why (or leaves
+// why empty: the engine then uses the last error the callback logged). The engine silences
+// logging while it runs a check, so a check may call any core parser (qins_codec_parse, …).
 typedef int (*qins_cfg_check_fn)(const char *value, char *why, size_t cap);
 
 struct qins_cfg_key {
@@ -45,32 +57,18 @@ struct qins_cfg_key {
     double min, max;          // INT/DOUBLE range, LIST item count; ignored when min > max
     const char *choices;      // ENUM / LIST items: "a|b|c"; NULL = any
     const char *doc;          // one line: meaning, unit, and what the default means
-    qins_cfg_check_fn check;  // optional extra validation
+    qins_cfg_check_fn check;  // optional extra validation of the whole STRING/LIST value
+    // LIST items (new fields at the end: tables written positionally without them keep
+    // compiling, and zero means "string items, no range, no check"):
+    enum qins_cfg_item item;  // item type
+    double item_min, item_max; // per-item range for INT/DOUBLE items; applied when item_min < item_max
+    qins_cfg_check_fn item_check; // optional, called per item (any item type) with the trimmed item text
 };
-
-// Keys every phase shares, in section [run] (always part of a config):
-//   model        stories260K.gguf   GGUF model; bare names are looked up (qins_path_find "model")
-//   eval_text    tinystories_train_sample_2MiB.txt   evaluation text (qins_path_find "data")
-//   eval_slice   stories:0-1000     bytes:A-B or stories:A-B of eval_text used for PPL and prompts
-//   calib_slice  stories:1000-1200  calibration part; must not overlap eval_slice ("none" = no calibration)
-//   eval_chunks  0                  perplexity windows scored from the slice start (0 = all)
-//   ctx          256                context length in tokens (perplexity window, generation limit)
-//   threads      0                  CPU threads (0 = all online CPUs; the run records the number used)
-//   prompts      experiments/prompts-tinystories.csv   CSV id,prompt,max_tokens, or derive:N
-//   prompt_words 6                  words per derived prompt (derive:N)
-//   tokens       128                greedy tokens per prompt for token_match (plan: >= 100)
-//   seed         1234               RNG seed (sampling, random weights, subsampling)
-//   tag          ""                 label that gates.txt uses to pick this run (e.g. full, single-layer)
-//   note         ""                 free text, recorded
-extern const struct qins_cfg_key qins_config_run_keys[];
-// Optional shared table, section [codec]: codec, bits, alpha, granularity, group_size, scale,
-// page_size (see config.c or `qins config --doc` for defaults and ranges).
-extern const struct qins_cfg_key qins_config_codec_keys[];
 
 typedef struct qins_config qins_config_t;
 
-// Creates a config holding [run] plus the NULL-terminated list of extra tables (may be NULL),
-// every key at its default. Returns QINS_OK, QINS_ERR_NOMEM, or QINS_ERR_ARG for a table whose
+// Creates a config holding the keys of the NULL-terminated list of tables (in that order; a
+// table listed twice counts once), every key at its default. Returns QINS_OK, QINS_ERR_NOMEM, or QINS_ERR_ARG for a table whose
 // default fails its own validation (a bug in the table, reported with the key).
 int qins_config_new(qins_config_t **out, const struct qins_cfg_key *const *tables);
 // Frees the config (NULL is a no-op).
@@ -88,7 +86,8 @@ const char *qins_config_source_text(const qins_config_t *c);
 const char *qins_config_source_path(const qins_config_t *c);
 // The effective config as INI text (malloc'd; caller frees). Returns NULL on out-of-memory.
 char *qins_config_effective(const qins_config_t *c);
-// Prints every key of the tables with its type, default, range and doc as commented INI.
+// Prints every key of the tables (a table listed twice counts once) with its type, default,
+// range and doc as commented INI, one [section] header per section run.
 void qins_config_print_doc(FILE *f, const struct qins_cfg_key *const *tables);
 
 // Getters. Asking for an undeclared key or the wrong type is a programming error: it logs
@@ -99,19 +98,16 @@ bool qins_config_bool(const qins_config_t *c, const char *section, const char *k
 const char *qins_config_str(const qins_config_t *c, const char *section, const char *key);
 // LIST: returns the item count and points *items at the (config-owned) items.
 size_t qins_config_list(const qins_config_t *c, const char *section, const char *key, const char *const **items);
+// LIST of INT items: returns the item count and points *items at the config-owned values
+// (parsed once, at load/set). Other item types are a programming error (returns 0, NULL).
+size_t qins_config_int_list(const qins_config_t *c, const char *section, const char *key, const int64_t **items);
+// LIST of DOUBLE or INT items: returns the count and points *items at config-owned doubles.
+size_t qins_config_double_list(const qins_config_t *c, const char *section, const char *key, const double **items);
 
 // Reads one raw value from INI text without declaring or validating anything (for tools
 // such as `qins reproduce` that must read a recorded config of any phase). Returns QINS_OK,
 // or QINS_ERR_RANGE if the key is absent.
 int qins_config_peek(const char *ini_text, const char *section, const char *key, char *out, size_t cap);
-
-// Finds a file named in a config. A name containing '/' is used as given (kind "source" also
-// tries it under <source>). A bare name: kind "model": $QINS_MODELS/, ./models/, ./, then
-// <source>/../shared/models/ (the order of core/paths.h); kind "data": $QINS_DATA/,
-// $QINS_SHARED/data/, $QINS_MODELS/../data/, ./data/, ./, <source>/../shared/data/; kind
-// "source": ./, <source>/. <source> is $QINS_SOURCE_DIR, else the build's source dir.
-// Writes the first readable path. Returns QINS_OK or QINS_ERR_IO naming every place tried.
-int qins_path_find(const char *kind, const char *name, char *out, size_t cap);
 
 // Command-line arguments every phase binary accepts (parsed by qins_phase_args_parse):
 //   --config FILE   experiment config (default: none = all defaults)

@@ -11,6 +11,7 @@
 
 #include "common.h"
 #include "results.h"
+#include "paths.h"
 
 // ---- slices
 
@@ -98,7 +99,7 @@ void qins_dataset_free(struct qins_dataset *d) {
 
 int qins_dataset_load(const qins_config_t *cfg, struct qins_dataset *out) {
     memset(out, 0, sizeof *out);
-    QINS_TRY(qins_path_find("data", qins_config_str(cfg, "run", "eval_text"), out->path, sizeof out->path));
+    QINS_TRY(qins_path_resolve(QINS_PATH_DATA, qins_config_str(cfg, "run", "eval_text"), out->path, sizeof out->path));
     FILE *f = fopen(out->path, "rb");
     QINS_CHECK(f, QINS_ERR_IO, "cannot open '%s': %s", out->path, strerror(errno));
     fseek(f, 0, SEEK_END);
@@ -351,7 +352,7 @@ int qins_prompts_from_config(const qins_config_t *cfg, const struct qins_dataset
         return st;
     }
     char path[1024];
-    QINS_TRY(qins_path_find("source", spec, path, sizeof path));
+    QINS_TRY(qins_path_resolve(QINS_PATH_SOURCE, spec, path, sizeof path));
     return qins_prompts_load_csv(path, tokens, out);
 }
 

@@ -69,7 +69,7 @@ int qins_prompts_derive(const char *text, size_t len, size_t n, int words, int m
                         struct qins_prompt_set *out);
 // Writes a prompt CSV with libcsv quoting. Returns QINS_OK or QINS_ERR_IO.
 int qins_prompts_write_csv(const struct qins_prompt_set *p, const char *path);
-// The prompt set a config names ([run] prompts: a CSV path found via qins_path_find "source",
+// The prompt set a config names ([run] prompts: a CSV path looked up as paths.h SOURCE,
 // or derive:N over the eval slice with [run] prompt_words and [run] tokens).
 int qins_prompts_from_config(const qins_config_t *cfg, const struct qins_dataset *d, struct qins_prompt_set *out);
 // Frees the prompts (NULL-safe; the struct may be zeroed).

@@ -9,9 +9,120 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "codec.h"
 #include "gate.h"
+#include "paths.h"
 #include "progress.h"
 #include "util.h"
+
+// ---- shared key tables ([run] for every phase, [codec] for codec phases)
+
+static int check_slice(const char *v, char *why, size_t cap) {
+    struct qins_slice s;
+    if (qins_slice_parse(v, &s) == QINS_OK) return 0;
+    snprintf(why, cap, "expected bytes:A-B or stories:A-B with A < B (or none), got '%s'", v);
+    return -1;
+}
+
+static int check_prompts(const char *v, char *why, size_t cap) {
+    if (!strncmp(v, "derive:", 7)) {
+        char *end;
+        long n = strtol(v + 7, &end, 10);
+        if (end != v + 7 && !*end && n >= 1 && n <= 100000) return 0;
+        snprintf(why, cap, "derive:N needs 1 <= N <= 100000, got '%s'", v);
+        return -1;
+    }
+    if (!*v) {
+        snprintf(why, cap, "empty: give a CSV path or derive:N");
+        return -1;
+    }
+    return 0;
+}
+
+#define NR 1, 0 // no range
+const struct qins_cfg_key qins_exp_run_keys[] = {
+    {"run", "model", QINS_CFG_STRING, "stories260K.gguf", NR, NULL,
+     "GGUF model: a path, or a bare name looked up in $QINS_MODELS, $QINS_SHARED/models, ./models, ./ (core/paths.h)", NULL},
+    {"run", "eval_text", QINS_CFG_STRING, "tinystories_train_sample_2MiB.txt", NR, NULL,
+     "evaluation text: a path, or a bare name looked up in $QINS_DATA, $QINS_SHARED/data, ./data, ./ (core/paths.h)", NULL},
+    {"run", "eval_slice", QINS_CFG_STRING, "stories:0-1000", NR, NULL,
+     "part of eval_text for perplexity and derived prompts: bytes:A-B or stories:A-B (half-open, 0-based; "
+     "stories end at <|endoftext|> lines)", check_slice},
+    {"run", "calib_slice", QINS_CFG_STRING, "stories:1000-1200", NR, NULL,
+     "calibration part of eval_text, must not overlap eval_slice; none = no calibration", check_slice},
+    {"run", "eval_chunks", QINS_CFG_INT, "0", 0, 1e9, NULL,
+     "perplexity windows scored from the start of eval_slice (0 = every full window)", NULL},
+    {"run", "ctx", QINS_CFG_INT, "256", 8, 1048576, NULL, "context length in tokens (perplexity window)", NULL},
+    {"run", "threads", QINS_CFG_INT, "0", 0, 4096, NULL,
+     "CPU threads (0 = all online CPUs; the run file records the number used)", NULL},
+    {"run", "prompts", QINS_CFG_STRING, "experiments/prompts-tinystories.csv", NR, NULL,
+     "prompt set: CSV file id,prompt,max_tokens (path, or relative to the source tree), or derive:N "
+     "(first words of the first N distinct stories of eval_slice)", check_prompts},
+    {"run", "prompt_words", QINS_CFG_INT, "6", 1, 64, NULL, "words per derived prompt (prompts = derive:N)", NULL},
+    {"run", "tokens", QINS_CFG_INT, "128", 1, 1000000, NULL,
+     "greedy tokens generated per prompt for token_match (plan: >= 100); 0 in a CSV row means this value",
+     NULL},
+    {"run", "seed", QINS_CFG_INT, "1234", 0, 9.2e18, NULL, "RNG seed (sampling, random weights, subsets)", NULL},
+    {"run", "tag", QINS_CFG_STRING, "", NR, NULL,
+     "label gates.txt uses to select this run (e.g. single-layer, full); empty = untagged", NULL},
+    {"run", "note", QINS_CFG_STRING, "", NR, NULL, "free text, recorded with the run", NULL},
+    {0},
+};
+
+const struct qins_cfg_key qins_exp_codec_keys[] = {
+    {"codec", "codec", QINS_CFG_ENUM, "qins", NR, "qins|qins-log|int|fp16|fp32",
+     "number format: qins (rational), qins-log, int (uniform symmetric absmax baseline), fp16, fp32", NULL},
+    {"codec", "bits", QINS_CFG_INT, "8", 2, 16, NULL, "code width k in bits (qins, qins-log, int)", NULL},
+    {"codec", "alpha", QINS_CFG_DOUBLE, "1.0", 1e-9, 1e9, NULL,
+     "QINS alpha, relative to the group's scale (effective alpha = alpha / scale)", NULL},
+    {"codec", "granularity", QINS_CFG_ENUM, "row", NR, "tensor|row|group|page",
+     "scale granularity: per tensor, per row/channel, per group of group_size values, per KV page", NULL},
+    {"codec", "group_size", QINS_CFG_INT, "32", 1, 1048576, NULL, "values per group (granularity = group)", NULL},
+    {"codec", "scale", QINS_CFG_ENUM, "absmax", NR, "absmax|rms", "what a group's scale is", NULL},
+    {"codec", "page_size", QINS_CFG_INT, "16", 1, 65536, NULL,
+     "KV tokens per page (the page being filled stays FP until full)", NULL},
+    {0},
+};
+#undef NR
+
+// ---- item checks for phase tables
+
+// Runs a parser that logs its own reason; why gets that reason (logging is already silenced
+// by the config engine while a check runs, and qins_last_error still records the line).
+static int parser_reason(int rc, const char *what, const char *item, char *why, size_t cap) {
+    if (rc == 0) return 0;
+    if (*qins_last_error()) snprintf(why, cap, "%s", qins_last_error());
+    else snprintf(why, cap, "'%s' is not a %s", item, what);
+    return -1;
+}
+
+int qins_check_kv_spec_item(const char *item, char *why, size_t cap) {
+    struct qins_kv_spec kv;
+    qins_last_error_clear();
+    return parser_reason(qins_kv_spec_parse(item, &kv), "KV spec (core/kv_paged.h)", item, why, cap);
+}
+
+int qins_check_codec_item(const char *item, char *why, size_t cap) {
+    struct qins_codec_params cp;
+    qins_codec_params_default(&cp);
+    qins_last_error_clear();
+    return parser_reason(qins_codec_parse(item, &cp), "codec (fp32 fp16 bf16 int<k> nf<k> qins<k> qinslog<k>)", item,
+                         why, cap);
+}
+
+int qins_check_qins_codec_item(const char *item, char *why, size_t cap) {
+    struct qins_codec_params p;
+    qins_codec_params_default(&p);
+    if (qins_codec_parse(item, &p) == 0 && p.codec == QINS_CODEC_QINS) return 0;
+    snprintf(why, cap, "'%s' is not a QINS codec (qins<k>, k = 2..%d)", item, QINS_CODEC_MAX_BITS);
+    return -1;
+}
+
+int qins_check_kv_options(const char *value, char *why, size_t cap) {
+    char text[320];
+    snprintf(text, sizeof text, "qins8%s%s", *value ? ":" : "", value);
+    return qins_check_kv_spec_item(text, why, cap);
+}
 
 // ---- open / close
 
@@ -45,12 +156,13 @@ int qins_exp_open(struct qins_exp *e, int phase, int argc, char **argv, const st
     e->phase = phase;
     e->t_start = qins_time_now();
     QINS_TRY(qins_phase_args_parse(argc, argv, &e->args));
-    const struct qins_cfg_key *all[8] = {0};
-    for (int i = 0; tables && tables[i] && i < 6; i++) all[i] = tables[i];
+    // [run] first, then the phase's tables (a phase that lists qins_exp_run_keys itself is
+    // fine: a table listed twice counts once).
+    const struct qins_cfg_key *all[8] = {qins_exp_run_keys};
+    for (int i = 0, n = 1; tables && tables[i] && n < 7; i++)
+        if (tables[i] != qins_exp_run_keys) all[n++] = tables[i];
     if (e->args.help_config) {
-        const struct qins_cfg_key *with_run[9] = {qins_config_run_keys};
-        for (int i = 0; all[i]; i++) with_run[i + 1] = all[i];
-        qins_config_print_doc(stdout, with_run);
+        qins_config_print_doc(stdout, all);
         return 1;
     }
     // No --config: the phase's recorded default experiment, experiments/phase<N>.ini, when the
@@ -59,11 +171,8 @@ int qins_exp_open(struct qins_exp *e, int phase, int argc, char **argv, const st
     if (!e->args.config_path) {
         char name[64];
         snprintf(name, sizeof name, "experiments/phase%d.ini", phase);
-        const int level = qins_log_get_level();
-        qins_log_set_level(QINS_LOG_ERROR - 1); // a missing default file is not an error
-        int found = qins_path_find("source", name, e->default_config, sizeof e->default_config);
-        qins_log_set_level(level);
-        if (found == 0) {
+        // a missing default file is not an error
+        if (qins_path_try(QINS_PATH_SOURCE, name, e->default_config, sizeof e->default_config) == QINS_OK) {
             e->args.config_path = e->default_config;
             printf("qins-phase%d: no --config given, running %s\n", phase, e->default_config);
         }
@@ -79,7 +188,7 @@ int qins_exp_open(struct qins_exp *e, int phase, int argc, char **argv, const st
     if (e->threads <= 0) e->threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     qins_set_threads(e->threads);
 
-    QINS_TRY(qins_path_find("model", qins_config_str(e->cfg, "run", "model"), e->model_path, sizeof e->model_path));
+    QINS_TRY(qins_exp_model_path(e->cfg, e->model_path, sizeof e->model_path));
     QINS_TRY(qins_model_load(e->model_path, &e->model));
     QINS_CHECK(e->ctx <= e->model->hp.n_ctx_train, QINS_ERR_ARG, "[run] ctx = %d is larger than the model's context %d",
                e->ctx, e->model->hp.n_ctx_train);
@@ -115,6 +224,10 @@ int qins_exp_open(struct qins_exp *e, int phase, int argc, char **argv, const st
     printf("model %s, %zu prompts, eval slice %s = %lld tokens, ctx %d, %d threads\n", e->model_path, e->prompts.n,
            e->data.eval_spec, (long long)e->n_eval, e->ctx, e->threads);
     return 0;
+}
+
+int qins_exp_model_path(const qins_config_t *cfg, char *out, size_t cap) {
+    return qins_path_resolve(QINS_PATH_MODEL, qins_config_str(cfg, "run", "model"), out, cap);
 }
 
 static void free_inputs(struct qins_exp *e) {

@@ -8,6 +8,7 @@
 // qins_exp_record_quality, … → qins_exp_latency → qins_exp_commit (or qins_exp_close on error).
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -17,6 +18,35 @@
 #include "model.h"
 #include "results.h"
 #include "tokenizer.h"
+
+// Keys every phase shares, in section [run] (always part of a config):
+//   model        stories260K.gguf   GGUF model; bare names: paths.h lookup order (MODEL)
+//   eval_text    tinystories_train_sample_2MiB.txt   evaluation text (paths.h, DATA)
+//   eval_slice   stories:0-1000     bytes:A-B or stories:A-B of eval_text used for PPL and prompts
+//   calib_slice  stories:1000-1200  calibration part; must not overlap eval_slice ("none" = no calibration)
+//   eval_chunks  0                  perplexity windows scored from the slice start (0 = all)
+//   ctx          256                context length in tokens (perplexity window, generation limit)
+//   threads      0                  CPU threads (0 = all online CPUs; the run records the number used)
+//   prompts      experiments/prompts-tinystories.csv   CSV id,prompt,max_tokens, or derive:N
+//   prompt_words 6                  words per derived prompt (derive:N)
+//   tokens       128                greedy tokens per prompt for token_match (plan: >= 100)
+//   seed         1234               RNG seed (sampling, random weights, subsampling)
+//   tag          ""                 label that gates.txt uses to pick this run (e.g. full, single-layer)
+//   note         ""                 free text, recorded
+extern const struct qins_cfg_key qins_exp_run_keys[];
+// Optional shared table, section [codec]: codec, bits, alpha, granularity, group_size, scale,
+// page_size (see experiment.c or `qins config --doc` for defaults and ranges).
+extern const struct qins_cfg_key qins_exp_codec_keys[];
+
+// Item checks for LIST keys of phase tables (qins_cfg_key.item_check): one KV store spec
+// (core/kv_paged.h, e.g. qins8, int8:page) / one codec spec (core/codec.h, e.g. qins8, fp16).
+// Return 0 if the item parses, else -1 with the parser's reason in why.
+int qins_check_kv_spec_item(const char *item, char *why, size_t cap);
+int qins_check_codec_item(const char *item, char *why, size_t cap);
+// A QINS codec only (qins<k>, k = 2..12): for alpha sweeps.
+int qins_check_qins_codec_item(const char *item, char *why, size_t cap);
+// KV options without a codec ("alpha=2:gran=token:page=16", "" allowed): checked as qins8:<value>.
+int qins_check_kv_options(const char *value, char *why, size_t cap);
 
 struct qins_exp {
     int phase;
@@ -40,8 +70,8 @@ struct qins_exp {
     size_t keys_len, keys_cap;
 };
 
-// Parses argv (see qins_phase_args in config.h) and the config with the phase's key tables
-// (no --config: experiments/phase<N>.ini from the source tree when it exists),
+// Parses argv (see qins_phase_args in config.h) and the config with qins_exp_run_keys followed
+// by the phase's key tables (no --config: experiments/phase<N>.ini from the source tree when it exists),
 // checks the previous gate (refusing unless --force), loads everything and begins the run file.
 // Returns 0; 1 when --help-config printed the keys (the caller exits 0); < 0 on error.
 int qins_exp_open(struct qins_exp *e, int phase, int argc, char **argv, const struct qins_cfg_key *const *tables);
@@ -51,6 +81,9 @@ int qins_exp_metricf(struct qins_exp *e, double value, const char *unit, const c
 // Adds the metric named by fmt to the run's key metrics (what `qins report` shows first; in the
 // order added, written at commit). Returns 0 or < 0.
 int qins_exp_key(struct qins_exp *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+// Resolves the config's [run] model (paths.h, MODEL) into out: the file qins_exp_open loads.
+// Returns QINS_OK or < 0 (not found: one line naming every place tried).
+int qins_exp_model_path(const qins_config_t *cfg, char *out, size_t cap);
 // Commits the run file (prints its path). Frees everything. Returns 0 or < 0.
 int qins_exp_commit(struct qins_exp *e);
 // Aborts the run (no file left behind) and frees everything. NULL-safe pieces.

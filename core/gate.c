@@ -14,6 +14,7 @@
 #include "common.h"
 #include "config.h"
 #include "results.h"
+#include "paths.h"
 
 // ---- definitions
 
@@ -24,7 +25,7 @@ int qins_gate_defs_find(char *out, size_t cap) {
         snprintf(out, cap, "%s", env);
         return QINS_OK;
     }
-    return qins_path_find("source", "gates/gates.txt", out, cap);
+    return qins_path_resolve(QINS_PATH_SOURCE, "gates/gates.txt", out, cap);
 }
 
 void qins_gate_defs_free(struct qins_gate_defs *d) {

@@ -102,7 +102,7 @@ struct qins_model {
     int n_observers;
 };
 
-// Loads a GGUF model (path as given; see qins_model_path_resolve for bare names).
+// Loads a GGUF model (path as given; see qins_path_resolve in paths.h for bare names).
 // Returns 0 or < 0 with a one-line message (missing file, bad GGUF, unknown arch/type).
 int qins_model_load(const char *path, struct qins_model **out);
 void qins_model_free(struct qins_model *m);

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "gate.h"
 #include "results.h"
+#include "paths.h"
 
 // ---- helpers
 
@@ -87,7 +88,7 @@ static int find_plots_dir(const char *given, char *out, size_t cap) {
     char probe[1200];
     if (given) snprintf(probe, sizeof probe, "%s/lines.gp", given);
     else if (getenv("QINS_PLOTS") && *getenv("QINS_PLOTS")) snprintf(probe, sizeof probe, "%s/lines.gp", getenv("QINS_PLOTS"));
-    else QINS_TRY(qins_path_find("source", "plots/lines.gp", probe, sizeof probe));
+    else QINS_TRY(qins_path_resolve(QINS_PATH_SOURCE, "plots/lines.gp", probe, sizeof probe));
     char real[PATH_MAX];
     QINS_CHECK(realpath(probe, real), QINS_ERR_IO, "gnuplot scripts not found (%s): pass --plots DIR", probe);
     snprintf(out, cap, "%s", dirname(real));

@@ -60,7 +60,7 @@ static int add(struct qins_sweep *s, const char *item, const char *name, const c
         qins_sweep_add_kv(s, item, name, qins_config_str(s->e->cfg, "phase1", "kv_options"), extra, flags);
     if (!v) return QINS_ERR_ARG;
     v->series = series, v->param = param;
-    const enum qins_codec c = v->kv.k.codec;
+    const enum qins_codec_kind c = v->kv.k.codec;
     v->group = c == QINS_CODEC_INT ? FAM_INT : c == QINS_CODEC_NF ? FAM_NF : c == QINS_CODEC_QINS ? FAM_QINS
                : c == QINS_CODEC_FP16 || c == QINS_CODEC_FP32 || c == QINS_CODEC_BF16 ? FAM_FLOAT : FAM_OTHER;
     return 0;

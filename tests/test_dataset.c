@@ -6,6 +6,7 @@
 
 #include "common.h"
 #include "dataset.h"
+#include "experiment.h"
 #include "helpers/shared_paths.h"
 #include "helpers/synth_runs.h"
 #include "results.h"
@@ -101,7 +102,8 @@ Test(dataset, csv_errors) {
 
 static qins_config_t *config_with(const char *ini) {
     qins_config_t *c;
-    cr_assert_eq(qins_config_new(&c, NULL), QINS_OK);
+    const struct qins_cfg_key *const tables[] = {qins_exp_run_keys, NULL};
+    cr_assert_eq(qins_config_new(&c, tables), QINS_OK);
     cr_assert_eq(qins_config_load_string(c, ini, "t.ini"), QINS_OK);
     return c;
 }

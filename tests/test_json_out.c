@@ -4,12 +4,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "common.h"
 #include "json_out.h"
-#include "paths.h"
 
 static void quiet_sink(int level, const char *msg, void *user) { (void)level, (void)msg, (void)user; }
 
@@ -104,30 +101,4 @@ Test(json_out, misuse_is_reported) {
     cr_assert_eq(qins_json_end(&j), QINS_ERR_STATE, "mismatched close");
     fclose(f);
     free(buf);
-}
-
-Test(paths, model_resolver_uses_qins_models_then_models_dir) {
-    qins_log_set(quiet_sink, NULL);
-    char dir[1024], out[2048], file[1200];
-    snprintf(dir, sizeof dir, "%s/paths_test_%ld", QINS_TEST_BIN_DIR, (long)getpid());
-    mkdir(dir, 0755);
-    snprintf(file, sizeof file, "%s/m.gguf", dir);
-    fclose(fopen(file, "wb"));
-    setenv("QINS_MODELS", dir, 1);
-    cr_assert_eq(qins_model_path_resolve("m.gguf", out, sizeof out), 0);
-    cr_assert_str_eq(out, file);
-    cr_assert_eq(qins_model_path_resolve(file, out, sizeof out), 0, "a path with '/' is used as given");
-    cr_assert_eq(qins_model_path_resolve("absent.gguf", out, sizeof out), QINS_ERR_IO);
-    cr_assert_eq(qins_model_path_resolve("./absent.gguf", out, sizeof out), QINS_ERR_IO);
-    cr_assert_eq(qins_model_path_resolve("m.gguf", out, 8), QINS_ERR_RANGE, "too small a buffer");
-    // The shared root: $QINS_SHARED, else $QINS_MODELS/..
-    unsetenv("QINS_SHARED");
-    cr_assert_eq(qins_shared_dir(out, sizeof out), 0);
-    char want[1200];
-    snprintf(want, sizeof want, "%s/..", dir);
-    cr_assert_str_eq(out, want);
-    setenv("QINS_SHARED", "/nonexistent-shared", 1);
-    cr_assert_eq(qins_shared_dir(out, sizeof out), QINS_ERR_IO);
-    remove(file);
-    rmdir(dir);
 }

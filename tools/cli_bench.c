@@ -36,7 +36,7 @@ int qins_cli_bench(int argc, char **argv) {
     const char *name = cli_opt(&a, "--model") ? cli_opt(&a, "--model") : a.positional[0];
     char path[1024];
     struct qins_model *m;
-    if (qins_model_path_resolve(name, path, sizeof path) < 0 || qins_model_load(path, &m) < 0) return 1;
+    if (qins_path_resolve(QINS_PATH_MODEL, name, path, sizeof path) < 0 || qins_model_load(path, &m) < 0) return 1;
     const struct qins_hparams *hp = &m->hp;
     int ctx = (int)(pp + tg + 1);
     if (ctx > hp->n_ctx_train) {

@@ -6,9 +6,10 @@
 
 #include "cli.h"
 #include "config.h"
+#include "experiment.h"
 
 int qins_cli_config(int argc, char **argv) {
-    const struct qins_cfg_key *const tables[] = {qins_config_codec_keys, NULL};
+    const struct qins_cfg_key *const tables[] = {qins_exp_run_keys, qins_exp_codec_keys, NULL};
     if (argc == 1) {
         qins_config_print_doc(stdout, tables);
         return 0;

@@ -16,7 +16,7 @@ int qins_cli_info(int argc, char **argv) {
     const char *name = cli_opt(&a, "--model") ? cli_opt(&a, "--model") : a.positional[0];
     char path[1024];
     struct qins_model *m;
-    if (qins_model_path_resolve(name, path, sizeof path) < 0 || qins_model_load(path, &m) < 0) return 1;
+    if (qins_path_resolve(QINS_PATH_MODEL, name, path, sizeof path) < 0 || qins_model_load(path, &m) < 0) return 1;
     const struct qins_hparams *hp = &m->hp;
     int count[64] = {0}, other = 0;
     for (uint64_t i = 0; i < qins_gguf_n_tensors(m->gguf); i++) {

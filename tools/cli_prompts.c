@@ -7,6 +7,7 @@
 #include "common.h"
 #include "config.h"
 #include "dataset.h"
+#include "experiment.h"
 
 static int usage(void) {
     fprintf(stderr, "usage: qins prompts --from TEXT [--slice stories:A-B|bytes:A-B] [--n 24] [--words 6] "
@@ -30,7 +31,8 @@ int qins_cli_prompts(int argc, char **argv) {
     if (!from || !out || n < 1 || words < 1 || tokens < 1) return usage();
     // Go through the config so the slice and lookup rules are the ones phases use.
     qins_config_t *cfg;
-    if (qins_config_new(&cfg, NULL) < 0) return 1;
+    const struct qins_cfg_key *const tables[] = {qins_exp_run_keys, NULL};
+    if (qins_config_new(&cfg, tables) < 0) return 1;
     char set[1200];
     int st = QINS_OK;
     snprintf(set, sizeof set, "run.eval_text=%s", from);

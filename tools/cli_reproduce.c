@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "common.h"
 #include "config.h"
+#include "paths.h"
 #include "results.h"
 
 static int usage(void) {
@@ -25,17 +26,14 @@ static int usage(void) {
 }
 
 // Where a config's file is now: its recorded name looked up again, else the recorded path.
-static void locate(const char *config, const char *key, const char *kind, const char *recorded, char *out,
+static void locate(const char *config, const char *key, enum qins_path_kind kind, const char *recorded, char *out,
                    size_t cap) {
     char name[1024];
     snprintf(out, cap, "%s", recorded);
     if (qins_config_peek(config, "run", key, name, sizeof name) == QINS_OK) {
         char found[1024];
-        const int level = qins_log_get_level();
-        qins_log_set_level(QINS_LOG_ERROR - 1); // a miss here is not an error: fall back quietly
-        int st = qins_path_find(kind, name, found, sizeof found);
-        qins_log_set_level(level);
-        if (st == QINS_OK) snprintf(out, cap, "%s", found);
+        // a miss here is not an error: fall back quietly
+        if (qins_path_try(kind, name, found, sizeof found) == QINS_OK) snprintf(out, cap, "%s", found);
     }
 }
 
@@ -69,8 +67,8 @@ int qins_cli_reproduce(int argc, char **argv) {
         return 1;
     }
     char model[1024], eval[1024];
-    locate(config, "model", "model", m.model_path, model, sizeof model);
-    locate(config, "eval_text", "data", m.eval_path, eval, sizeof eval);
+    locate(config, "model", QINS_PATH_MODEL, m.model_path, model, sizeof model);
+    locate(config, "eval_text", QINS_PATH_DATA, m.eval_path, eval, sizeof eval);
     printf("run %s (phase %d%s), recorded config hash %.16s\n", m.run_id, m.phase, m.forced ? ", forced" : "",
            m.config_hash);
     if (qins_run_verify_inputs(orig, model, eval) < 0) {

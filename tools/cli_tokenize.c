@@ -64,7 +64,7 @@ int qins_cli_tokenize(int argc, char **argv) {
     int32_t *ids = NULL;
     size_t n = 0;
     int rc = 1; // the core has printed the error line when a call below fails
-    if (qins_model_path_resolve(model, path, sizeof path) < 0 || qins_gguf_open(path, &g) < 0 ||
+    if (qins_path_resolve(QINS_PATH_MODEL, model, path, sizeof path) < 0 || qins_gguf_open(path, &g) < 0 ||
         qins_tokenizer_init_gguf(g, &tok) < 0)
         goto done;
     unsigned flags = (!no_bos && qins_tokenizer_add_bos(tok) ? QINS_TOK_ADD_BOS : 0) |

@@ -115,7 +115,7 @@ int cli_load_model(const struct cli_args *a, struct qins_model **m, struct qins_
     if (cli_int(a, "--threads", 1, 1024, sysconf(_SC_NPROCESSORS_ONLN), &threads) < 0) return -1;
     qins_set_threads((int)threads);
     char path[1024];
-    if (qins_model_path_resolve(name, path, sizeof path) < 0 || qins_model_load(path, m) < 0) return -1;
+    if (qins_path_resolve(QINS_PATH_MODEL, name, path, sizeof path) < 0 || qins_model_load(path, m) < 0) return -1;
     if (qins_tokenizer_init_gguf((*m)->gguf, tok) < 0) {
         qins_model_free(*m);
         *m = NULL;

@@ -121,7 +121,7 @@ int qins_cli_write_gguf(int argc, char **argv) {
     qins_gguf_t *vg = NULL;
     if (vocab) {
         char path[4096];
-        if (qins_model_path_resolve(vocab, path, sizeof path) < 0 || qins_gguf_open(path, &vg) < 0) return 1;
+        if (qins_path_resolve(QINS_PATH_MODEL, vocab, path, sizeof path) < 0 || qins_gguf_open(path, &vg) < 0) return 1;
         s.vocab_src = vg;
         s.n_vocab = 0; // take the vocab file's size
     }

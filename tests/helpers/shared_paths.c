@@ -1,53 +1,24 @@
-// tests/helpers/shared_paths.c — resolve ../shared for tests; fail loudly when missing.
+// tests/helpers/shared_paths.c — tests find ../shared through core/paths.h (the lookup the
+// CLI and the phases use); a miss fails the test with the resolver's one-line message.
 #include "shared_paths.h"
 
 #include <criterion/criterion.h>
-#include <libgen.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
-// Marks the current test failed with a formatted message and aborts it.
-#define fail_msg(...)                                                                              \
-    do {                                                                                           \
-        char msg_[2400];                                                                           \
-        snprintf(msg_, sizeof msg_, __VA_ARGS__);                                                  \
-        cr_assert_fail("%s", msg_);                                                                    \
-    } while (0)
-
-static int models_dir(char *out, size_t cap) {
-    const char *env = getenv("QINS_MODELS");
-    if (env && *env) {
-        snprintf(out, cap, "%s", env);
-    } else {
-        const char *src = getenv("QINS_SOURCE_DIR");
-        snprintf(out, cap, "%s/../shared/models", src ? src : ".");
-    }
-    if (access(out, R_OK) != 0) {
-        fail_msg("model folder '%s' not found: set QINS_MODELS to the folder holding stories260K.gguf", out);
-        return -1;
-    }
-    return 0;
-}
+#include "common.h"
+#include "paths.h"
 
 int test_model_path(const char *name, char *out, size_t cap) {
-    char dir[1024];
-    if (models_dir(dir, sizeof dir) < 0) return -1;
-    snprintf(out, cap, "%s/%s", dir, name);
-    if (access(out, R_OK) != 0) {
-        fail_msg("model '%s' not found (QINS_MODELS=%s)", out, dir);
+    if (qins_path_resolve(QINS_PATH_MODEL, name, out, cap) < 0) {
+        cr_assert_fail("%s (set QINS_MODELS to the folder holding %s)", qins_last_error(), name);
         return -1;
     }
     return 0;
 }
 
 int test_shared_path(const char *rel, char *out, size_t cap) {
-    char dir[1024];
-    if (models_dir(dir, sizeof dir) < 0) return -1;
-    snprintf(out, cap, "%s/../%s", dir, rel);
-    if (access(out, R_OK) != 0) {
-        fail_msg("shared file '%s' not found (derived from QINS_MODELS=%s)", out, dir);
+    if (qins_shared_path(rel, out, cap) < 0) {
+        cr_assert_fail("%s (set QINS_SHARED, or QINS_MODELS to <shared>/models)", qins_last_error());
         return -1;
     }
     return 0;
