@@ -260,8 +260,8 @@ int qins_sweep_check_context(struct qins_sweep *s, const struct qins_variant *v,
     qins_log_set_level(level);
     qins_kv_free(store);
     QINS_CHECK(st == 0, st,
-               "variant %s: %s gives a context of %d tokens, too short for its KV store (%s): raise %s, or give the "
-               "variant fewer tokens per page (page=N in its --kv options)",
+               "variant %s: %s sets a context of %d tokens (with BOS), too short for its KV store (%s): raise %s, or "
+               "give the variant fewer tokens per page (page=N in its --kv options)",
                v->name, key, n_pos, qins_last_error(), key);
     return 0;
 }
@@ -269,9 +269,8 @@ int qins_sweep_check_context(struct qins_sweep *s, const struct qins_variant *v,
 int qins_sweep_latency(struct qins_sweep *s, const int *idx, size_t n, int n_gen, int reps, const char *sfx,
                        const char *ctx_key, double *median_s) {
     struct qins_exp *e = s->e;
-    char key[160];
-    snprintf(key, sizeof key, "%s = %d (+ BOS)", ctx_key ? ctx_key : "the latency length", n_gen);
-    for (size_t k = 0; k < n; k++) QINS_TRY(qins_sweep_check_context(s, &s->v[idx[k]], n_gen + 1, key));
+    for (size_t k = 0; k < n; k++)
+        QINS_TRY(qins_sweep_check_context(s, &s->v[idx[k]], n_gen + 1, ctx_key ? ctx_key : "the latency length"));
     const int n_cfg = (int)n + 1;
     const struct qins_kv_spec **kvs = calloc((size_t)n_cfg, sizeof *kvs);
     double *med = calloc((size_t)n_cfg, sizeof *med), *samples = calloc((size_t)n_cfg * (reps - 1), sizeof *samples);
@@ -301,6 +300,16 @@ int qins_sweep_latency(struct qins_sweep *s, const int *idx, size_t n, int n_gen
     if (st == 0 && median_s) memcpy(median_s, med, (size_t)n_cfg * sizeof *med);
     free(kvs), free(med), free(samples);
     return st;
+}
+
+int qins_sweep_check_lengths(struct qins_sweep *s, int main_len, const int64_t *lens, size_t n, const char *main_key,
+                             const char *lens_key) {
+    for (size_t i = 0; i < s->n; i++) {
+        QINS_TRY(qins_sweep_check_context(s, &s->v[i], s->e->ctx, "[run] ctx"));
+        QINS_TRY(qins_sweep_check_context(s, &s->v[i], main_len + 1, main_key));
+        for (size_t j = 0; j < n; j++) QINS_TRY(qins_sweep_check_context(s, &s->v[i], (int)lens[j] + 1, lens_key));
+    }
+    return 0;
 }
 
 int qins_sweep_latency_lengths(struct qins_sweep *s, int main_len, const int64_t *lens, size_t n_lens, int reps,

@@ -144,6 +144,11 @@ int qins_sweep_latency(struct qins_sweep *s, const int *idx, size_t n, int n_gen
 // name the config keys of main_len and lens for context errors. Returns 0 or < 0.
 int qins_sweep_latency_lengths(struct qins_sweep *s, int main_len, const int64_t *lens, size_t n, int reps,
                                const char *main_key, const char *lens_key);
+// Checks before any evaluation that every variant's KV store holds a context of each length
+// (main_len and lens, + BOS) and of [run] ctx, naming the key that set a length too short.
+// Returns 0 or < 0.
+int qins_sweep_check_lengths(struct qins_sweep *s, int main_len, const int64_t *lens, size_t n, const char *main_key,
+                             const char *lens_key);
 // Checks that v's KV store can hold a context of n_pos positions; when it cannot (pages longer
 // than the context), the error names `key`, the config key that set that context, and what to
 // change. Returns 0 or < 0.

@@ -18,10 +18,12 @@
 static const struct qins_cfg_key phase1_keys[] = {
     {"phase1", "variants", QINS_CFG_LIST, "fp16,int8,int6,nf8,nf6,qins8,qins6", 1, 24, NULL,
      "KV stores compared with the FP32 cache, in --kv syntax (codec[:option=value...]); fp16/fp32 alone are the "
-     "plain stores, every other item is a paged store that gets kv_options first", .item_check = qins_check_kv_spec_item},
+     "plain stores, every other item is a paged store that gets kv_options first",
+     .item_check = qins_check_kv_spec_item},
     {"phase1", "kv_options", QINS_CFG_STRING, "alpha=2:gran=token:page=16", 0, -1, NULL,
      "--kv options every paged variant gets before its own (alpha, gran, page, page_bytes, scale, kcodec, vcodec, "
-     "keep, keep_codec); e.g. add :keep=0,-1:keep_codec=fp16 to keep the first and last layer FP16", qins_check_kv_options},
+     "keep, keep_codec); e.g. add :keep=0,-1:keep_codec=fp16 to keep the first and last layer FP16",
+     qins_check_kv_options},
     {"phase1", "sweep_codecs", QINS_CFG_LIST, "qins8,qins6", 0, 4, NULL,
      "QINS codecs swept over alpha_sweep (variants named <codec>_a<alpha>)", .item_check = qins_check_qins_codec_item},
     {"phase1", "alpha_sweep", QINS_CFG_LIST, "0.5,1,2,4,8", 0, 12, NULL,
@@ -39,7 +41,8 @@ static const struct qins_cfg_key phase1_keys[] = {
     {"phase1", "projection_contexts", QINS_CFG_LIST, "4096,32768,131072", 1, 6, NULL,
      "context lengths (tokens) of the long-context KV projection", INTS, .item_min = 1, .item_max = 1 << 24},
     {"phase1", "projection_shapes", QINS_CFG_LIST, "phi3.5-mini:32x32x96", 0, 8, NULL,
-     "architectures projected besides the run's model: NAME:LAYERSxKV_HEADSxHEAD_DIM", .item_check = qins_check_kv_shape_item},
+     "architectures projected besides the run's model: NAME:LAYERSxKV_HEADSxHEAD_DIM",
+     .item_check = qins_check_kv_shape_item},
     {0},
 };
 
@@ -91,18 +94,12 @@ static int build_variants(struct phase1 *P) {
             if ((alpha == def.k.alpha && qins_sweep_find(s, codecs[c]) >= 0) || qins_sweep_find(s, name) >= 0) continue;
             QINS_TRY(add(s, codecs[c], name, extra, QINS_VARIANT_SWEEP_POINT, (int)c, alpha));
         }
-    // the shortest context a store of this run must hold, and the key that sets it
     const int64_t *lc;
-    char key[96] = "[run] ctx";
-    int min_ctx = s->e->ctx;
-    for (size_t i = 0, n = qins_config_int_list(cfg, "phase1", "latency_contexts", &lc); i < n; i++) {
-        if (lc[i] + 1 < min_ctx) min_ctx = (int)lc[i] + 1, snprintf(key, sizeof key, "[phase1] latency_contexts item %lld", (long long)lc[i]);
-        if (lc[i] + 1 > P->longest) P->longest = (int)lc[i] + 1;
-    }
+    const size_t n_lc = qins_config_int_list(cfg, "phase1", "latency_contexts", &lc);
     const int lt = (int)qins_config_int(cfg, "phase1", "latency_tokens");
-    if (lt + 1 < min_ctx) min_ctx = lt + 1, snprintf(key, sizeof key, "[phase1] latency_tokens = %d (+ BOS)", lt);
-    if (lt + 1 > P->longest) P->longest = lt + 1;
-    for (size_t i = 0; i < s->n; i++) QINS_TRY(qins_sweep_check_context(s, &s->v[i], min_ctx, key));
+    for (size_t i = 0; i <= n_lc; i++) // the longest context a store of the run holds
+        if ((i < n_lc ? lc[i] : lt) + 1 > P->longest) P->longest = (int)(i < n_lc ? lc[i] : lt) + 1;
+    QINS_TRY(qins_sweep_check_lengths(s, lt, lc, n_lc, "[phase1] latency_tokens", "[phase1] latency_contexts"));
     P->hist_variant = qins_config_str(cfg, "phase1", "histogram_variant");
     const int h = qins_sweep_find(s, P->hist_variant);
     QINS_CHECK(!*P->hist_variant || (h >= 0 && !s->v[h].kv.plain && qins_codec_is_lossy(&s->v[h].kv.k)), QINS_ERR_ARG,
@@ -123,13 +120,12 @@ static int measure(struct qins_sweep *s, struct qins_variant *v) {
     int st = qins_site_error_run(&P->attn, e->model, e->eval_ids, &v->kv, &store);
     if (st == 0) st = qins_kv_figures(&v->kv, store, P->n_layer, P->kv_dim, e->ctx, P->longest, &f);
     const double rel = qins_site_error_result(&P->attn, P->layer_err[vi]);
-    if (st == 0) st = qins_sweep_metrics(s, v, f.m, f.n > 8 ? 8 : f.n);
+    if (st == 0) st = qins_sweep_metrics(s, v, f.m, f.n);
     if (st == 0) st = qins_sweep_metric(s, v, "rel_error", rel, "fraction");
     if (st == 0) st = qins_sweep_metric(s, v, "attn_nonfinite_count", (double)P->attn.nonfinite, "count");
     char path[160];
     snprintf(path, sizeof path, "/rel_error/%s/attn_out_per_layer", v->name);
     if (st == 0) st = qins_run_array(e->run, path, QINS_DT_F64, P->layer_err[vi], (size_t)P->n_layer, 0);
-    if (st == 0 && f.n > 8) st = qins_sweep_metrics(s, v, f.m + 8, f.n - 8);
     double ent[2];
     if (st == 0 && !strcmp(v->name, P->hist_variant)) {
         st = qins_hist_kv_layer(e->run, v->name, store, 0, "phase1_code_histogram", ent);
@@ -152,7 +148,8 @@ static double get_layer_err(const struct qins_variant *v, size_t i, void *u) {
     return e > 0 ? e : NAN;
 }
 
-// "Does QINS beat the same-bits INT and NF pages?": 1/0 on |ppl_delta_pct| and on kld_mean.
+// "Does QINS beat the same-bits INT and NF pages?": 1/0 on |ppl_delta_pct| and on kld_mean
+// (key metrics for the main QINS variants).
 static int record_beats(struct qins_sweep *s) {
     for (size_t i = 0; i < s->n; i++)
         for (int f = 0; f < 2 && s->v[i].group == FAM_QINS; f++) {
@@ -165,6 +162,8 @@ static int record_beats(struct qins_sweep *s) {
             QINS_TRY(qins_sweep_metric(s, &s->v[i], what, fabs(q->ppl_delta_pct) < fabs(o->ppl_delta_pct), "bool"));
             snprintf(what, sizeof what, "beats_%s_kld", other);
             QINS_TRY(qins_sweep_metric(s, &s->v[i], what, q->kld_mean < o->kld_mean, "bool"));
+            if (!(s->v[i].flags & QINS_VARIANT_SWEEP_POINT))
+                QINS_TRY(qins_exp_key(s->e, "%s/beats_%s_ppl,%s/beats_%s_kld", s->v[i].name, other, s->v[i].name, other));
         }
     return 0;
 }
@@ -214,10 +213,12 @@ int main(int argc, char **argv) {
     }
     struct qins_kv_store *ref = NULL;
     if (st == 0) st = qins_sweep_baseline(&P.s);
-    if (st == 0) st = qins_site_error_init(&P.attn, e.model, QINS_SITE_ATTN_OUT, e.model->hp.n_head * e.model->hp.head_dim, e.ctx);
+    if (st == 0) st = qins_site_error_init(&P.attn, e.model, QINS_SITE_ATTN_OUT, e.model->hp.n_head * e.model->hp.head_dim,
+                                           e.ctx);
     if (st == 0) st = qins_site_error_run(&P.attn, e.model, e.eval_ids, NULL, &ref); // the FP32 reference
     if (st == 0) st = qins_exp_metricf(&e, (double)qins_kv_stored_bytes(ref), "bytes", "baseline/kv_bytes_ctx");
-    if (st == 0) st = qins_exp_metricf(&e, 2.0 * P.n_layer * (double)P.longest * P.kv_dim * 4, "bytes", "baseline/kv_peak_bytes");
+    if (st == 0)
+        st = qins_exp_metricf(&e, 2.0 * P.n_layer * (double)P.longest * P.kv_dim * 4, "bytes", "baseline/kv_peak_bytes");
     qins_kv_free(ref);
     if (st == 0) st = qins_sweep_evaluate(&P.s, 0, P.s.n);
     if (st == 0)
@@ -225,22 +226,19 @@ int main(int argc, char **argv) {
                                         (int)qins_config_int(e.cfg, "phase1", "latency_reps"), "[phase1] latency_tokens",
                                         "[phase1] latency_contexts");
     const char *base = strrchr(e.model_path, '/');
-    if (st == 0) st = qins_kv_projection(&P.s, base ? base + 1 : e.model_path, shapes, n_shapes, proj, n_proj, "phase1_kv_projection");
+    if (st == 0)
+        st = qins_kv_projection(&P.s, base ? base + 1 : e.model_path, shapes, n_shapes, proj, n_proj, "phase1_kv_projection");
+    if (st == 0) st = qins_exp_key(&e, "baseline/ppl");
+    if (st == 0) st = qins_sweep_keys(&P.s, "kv_compression_vs_fp16,token_match,ppl_delta_pct,kld_mean,overhead_pct", false);
     if (st == 0) st = record_beats(&P.s);
     if (st == 0) st = record_plots(&P, ctxs, n_ctx);
     const struct qins_sweep_column cols[] = {
         {"comp vs fp16", "kv_compression_vs_fp16", "%12.3f"}, {"token match", "token_match", "%12.4f"},
         {"ppl delta %", "ppl_delta_pct", "%+12.4f"},          {"kld mean", "kld_mean", "%12.3g"},
         {"attn rel err", "rel_error", "%12.3g"},              {"overhead %", "overhead_pct", "%+12.2f"}};
-    if (st == 0) st = qins_sweep_summary(&P.s, "phase 1 summary (baseline FP32 KV cache; compression counts every byte of metadata)", cols, 6);
-    if (st == 0) st = qins_exp_key(&e, "baseline/ppl");
-    if (st == 0) st = qins_sweep_keys(&P.s, "kv_compression_vs_fp16,token_match,ppl_delta_pct,kld_mean,overhead_pct", false);
-    for (size_t i = 0; st == 0 && i < P.s.n; i++) {
-        const char *n = P.s.v[i].name;
-        const int b = P.s.v[i].bits;
-        if (P.s.v[i].group == FAM_QINS && !(P.s.v[i].flags & QINS_VARIANT_SWEEP_POINT))
-            st = qins_exp_key(&e, "%s/beats_int%d_ppl,%s/beats_int%d_kld,%s/beats_nf%d_ppl,%s/beats_nf%d_kld", n, b, n, b, n, b, n, b);
-    }
+    if (st == 0)
+        st = qins_sweep_summary(&P.s, "phase 1 summary (baseline FP32 KV cache; compression counts every byte of metadata)",
+                                cols, 6);
     qins_site_error_free(&P.attn);
     qins_sweep_free(&P.s);
     free(P.layer_err);

@@ -142,3 +142,20 @@ Test(phase1, histogram_needs_a_paged_variant) {
     expect_config_error("--set phase1.histogram_variant=fp16", "histogram_variant");
 }
 Test(phase1, bad_projection_shape) { expect_config_error("--set phase1.projection_shapes=phi3:32x32", "shape"); }
+Test(phase1, latency_context_shorter_than_a_page_names_the_key) {
+    expect_config_error("--set phase1.latency_tokens=8 --set phase1.variants=int8", "[phase1] latency_tokens");
+}
+Test(phase1, typed_list_item_error_names_section_key_and_item) {
+    expect_config_error("--set phase1.latency_contexts=64,abc", "[phase1] latency_contexts: item 2 'abc'");
+}
+Test(phase1, help_config_prints_each_section_once) {
+    char cmd[2048], line[512];
+    snprintf(cmd, sizeof cmd, "%s/qins-phase1 --help-config", QINS_TEST_BIN_DIR);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    int run = 0, phase1 = 0;
+    while (fgets(line, sizeof line, p)) run += !strncmp(line, "[run]", 5), phase1 += !strncmp(line, "[phase1]", 8);
+    cr_assert_eq(pclose(p), 0);
+    cr_assert_eq(run, 1, "[run] printed once");
+    cr_assert_eq(phase1, 1, "[phase1] printed once");
+}
