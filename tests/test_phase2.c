@@ -16,7 +16,7 @@
 #include "helpers/synth_runs.h"
 #include "kv.h"
 #include "model.h"
-#include "results.h"
+#include "runfile.h"
 
 // ---- NaN / Inf in the logits
 

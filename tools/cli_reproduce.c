@@ -14,7 +14,7 @@
 #include "cli.h"
 #include "common.h"
 #include "config.h"
-#include "results.h"
+#include "runfile.h"
 
 static int usage(void) {
     fprintf(stderr, "usage: qins reproduce RUN.h5 [--results DIR] [--tolerance PCT] [--strict-timing] [--check-only]\n"
