@@ -225,6 +225,7 @@ int qins_run_begin(qins_run_t **out, const struct qins_run_info *info) {
     return QINS_OK;
 }
 
+const char *qins_run_build_commit(void) { return QINS_GIT_COMMIT; }
 const char *qins_run_id(const qins_run_t *r) { return r->id; }
 const char *qins_run_final_path(const qins_run_t *r) { return r->final; }
 

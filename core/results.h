@@ -93,6 +93,9 @@ struct qins_run_info {
 // signal handler that deletes temp files on SIGINT/SIGTERM/SIGHUP. Returns QINS_OK, QINS_ERR_IO
 // (cannot create, names the path) or QINS_ERR_ARG.
 int qins_run_begin(qins_run_t **out, const struct qins_run_info *info);
+// Returns the harness commit this binary was built from: what qins_run_begin records as
+// git_commit ("unknown" outside a git checkout).
+const char *qins_run_build_commit(void);
 // The run id and the final path (valid until commit/abort).
 const char *qins_run_id(const qins_run_t *r);
 const char *qins_run_final_path(const qins_run_t *r);
