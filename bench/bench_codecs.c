@@ -111,7 +111,7 @@ static int capture_kv(struct dataset *d, const char *path, int n_tok, int page) 
     int32_t prompt[1] = {1}, *ids = malloc((size_t)n_tok * sizeof *ids);
     rc = qins_kv_store_fp32_init(m->hp.n_layer, n_tok + 1, kv_dim, &kv);
     if (rc == 0) rc = qins_state_init(m, n_tok + 1, 1, kv, &s);
-    if (rc == 0) rc = qins_generate_greedy(m, s, prompt, 1, n_tok, -1, ids, NULL);
+    if (rc == 0) rc = qins_generate_greedy(m, s, prompt, 1, n_tok, -1, ids, NULL, NULL);
     if (rc >= 0) {
         int n_pos = kv->n_pos;
         for (int l = 0; l < m->hp.n_layer; l++) {

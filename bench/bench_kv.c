@@ -109,7 +109,7 @@ int main(int argc, char **argv) {
         for (int r = 0; rc == 0 && r < reps; r++)
             for (int i = 0; rc == 0 && i < nv; i++) {
                 double t0 = qins_time_now();
-                if (qins_generate_greedy(m, states[i], &bos, 1, n_gen, -1, ids, NULL) < 0) rc = 1;
+                if (qins_generate_greedy(m, states[i], &bos, 1, n_gen, -1, ids, NULL, NULL) < 0) rc = 1;
                 t[(size_t)i * reps + r] = (qins_time_now() - t0) / n_gen;
             }
         double base = 0;

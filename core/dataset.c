@@ -12,6 +12,7 @@
 #include "common.h"
 #include "results.h"
 #include "paths.h"
+#include "util.h"
 
 // ---- slices
 
@@ -154,13 +155,7 @@ void qins_prompts_free(struct qins_prompt_set *p) {
 }
 
 static int push(struct qins_prompt_set *p, size_t *cap, const char *id, const char *text, int max_tokens) {
-    if (p->n == *cap) {
-        size_t nc = *cap ? 2 * *cap : 16;
-        struct qins_prompt *ni = realloc(p->items, nc * sizeof *ni);
-        QINS_CHECK(ni, QINS_ERR_NOMEM, "out of memory");
-        p->items = ni;
-        *cap = nc;
-    }
+    QINS_TRY(qins_grow(&p->items, cap, p->n + 1, sizeof *p->items));
     struct qins_prompt *q = &p->items[p->n];
     q->id = strdup(id);
     q->text = strdup(text);

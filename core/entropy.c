@@ -48,12 +48,12 @@ int qins_entropy_zero_mask(const struct qins_codec_params *p, float tol, uint8_t
     return marked;
 }
 
-double qins_entropy_sparsity(const uint16_t *codes, size_t n, const uint8_t *mask, size_t nbins) {
-    if (n == 0) return 0.0;
+int qins_entropy_sparsity(const uint16_t *codes, size_t n, const uint8_t *mask, size_t nbins, double *frac) {
     size_t hit = 0;
     for (size_t i = 0; i < n; i++) {
-        QINS_CHECK(codes[i] < nbins, (double)QINS_ERR_RANGE, "code %u outside %zu bins", codes[i], nbins);
+        QINS_CHECK(codes[i] < nbins, QINS_ERR_RANGE, "code %u outside %zu bins", codes[i], nbins);
         hit += mask[codes[i]] != 0;
     }
-    return (double)hit / (double)n;
+    *frac = n ? (double)hit / (double)n : 0.0;
+    return 0;
 }

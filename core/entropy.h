@@ -18,6 +18,6 @@ double qins_entropy_fraction(const uint64_t *hist, const uint8_t *mask, size_t n
 // units of the group scale (tol = 0: exactly zero; QINS_LOG uses its largest range, 24 octaves).
 // Returns the number of codes marked, or < 0.
 int qins_entropy_zero_mask(const struct qins_codec_params *p, float tol, uint8_t *mask);
-// Sparsity of a code stream: the fraction of codes at the zero/near-zero codes of mask.
-// Returns the fraction, or a negative status on a bad code.
-double qins_entropy_sparsity(const uint16_t *codes, size_t n, const uint8_t *mask, size_t nbins);
+// Sparsity of a code stream: writes to *frac the fraction of the n codes at the zero/near-zero
+// codes of mask (0 for n == 0). Returns 0, or QINS_ERR_RANGE (*frac untouched) on a code >= nbins.
+int qins_entropy_sparsity(const uint16_t *codes, size_t n, const uint8_t *mask, size_t nbins, double *frac);

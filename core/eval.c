@@ -17,8 +17,9 @@ static int32_t argmax(const float *x, int n) {
 }
 
 int qins_generate_greedy(struct qins_model *m, struct qins_state *s, const int32_t *prompt, int n_prompt, int n_gen,
-                         int eos_id, int32_t *out_ids, float *step_logits) {
+                         int eos_id, int32_t *out_ids, float *step_logits, int *n_out) {
     const int V = m->hp.n_vocab;
+    if (n_out) *n_out = 0;
     QINS_CHECK(n_prompt > 0, QINS_ERR_ARG, "generate: empty prompt (BOS is needed at least)");
     QINS_CHECK(n_gen >= 0 && n_prompt + n_gen <= s->n_ctx + 1, QINS_ERR_RANGE,
                "generate: %d prompt + %d generated tokens exceed the context of %d", n_prompt, n_gen, s->n_ctx);
@@ -39,7 +40,8 @@ int qins_generate_greedy(struct qins_model *m, struct qins_state *s, const int32
         QINS_TRY(qins_forward(m, s, &next, 1, pos, false));
         pos++;
     }
-    return produced;
+    if (n_out) *n_out = produced;
+    return 0;
 }
 
 int qins_perplexity(struct qins_model *m, struct qins_state *s, const int32_t *tokens, int64_t n_tokens,

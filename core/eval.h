@@ -12,10 +12,11 @@ typedef void (*qins_progress_fn)(void *user, int64_t done, int64_t total);
 
 // Clears the cache, runs the prompt as one batch, then n_gen greedy steps (argmax of the raw
 // logits, lowest id on ties). Stops early at eos_id unless eos_id < 0. Writes the generated
-// ids to out_ids (n_gen) and, if step_logits is not NULL, each step's logits (n_gen, V).
-// Returns the number of tokens generated (>= 0) or < 0.
+// ids to out_ids (n_gen) and, if step_logits is not NULL, each step's logits (n_gen, V);
+// *n_out (may be NULL) receives the number of tokens generated (<= n_gen; 0 when it fails).
+// Returns 0 or a negative status.
 int qins_generate_greedy(struct qins_model *m, struct qins_state *s, const int32_t *prompt, int n_prompt, int n_gen,
-                         int eos_id, int32_t *out_ids, float *step_logits);
+                         int eos_id, int32_t *out_ids, float *step_logits, int *n_out);
 
 struct qins_ppl_opts {
     int ctx;            // window length; the state's n_ctx and max_batch must be >= ctx

@@ -344,9 +344,10 @@ int qins_exp_evaluate(struct qins_exp *e, struct qins_model *m, const struct qin
     qins_progress_init(&bar, label, (uint64_t)np, "prompts");
     for (int i = 0; st == 0 && i < np; i++) {
         int n = e->prompts.items[i].max_tokens;
+        int n_got = 0;
         st = qins_generate_greedy(m, s, e->prompt_ids[i], e->n_prompt_ids[i], n, -1, out->gen + (size_t)i * max_tok,
-                                  step_logits);
-        for (int k = 0; st > 0 && k < st; k++) out->gen_nonfinite += !all_finite(step_logits + (size_t)k * V, V);
+                                  step_logits, &n_got);
+        for (int k = 0; st == 0 && k < n_got; k++) out->gen_nonfinite += !all_finite(step_logits + (size_t)k * V, V);
         if (st >= 0 && e->n_prompt_ids[i] + n - 1 > out->kv_positions_full) {
             out->kv_positions_full = store->n_pos;
             out->kv_bytes_full = qins_kv_stored_bytes(store);
@@ -499,7 +500,7 @@ int qins_exp_latency(struct qins_exp *e, int n_cfg, const struct qins_kv_spec *c
             if (apply) st = apply(user, c);
             if (st < 0) break;
             double t0 = qins_time_now();
-            st = qins_generate_greedy(e->model, states[c], &bos, 1, n_gen, -1, ids, NULL);
+            st = qins_generate_greedy(e->model, states[c], &bos, 1, n_gen, -1, ids, NULL, NULL);
             t[(size_t)c * reps + r] = (qins_time_now() - t0) / n_gen;
             if (st >= 0) st = 0;
             qins_progress_update(&bar, (uint64_t)r * n_cfg + c + 1);

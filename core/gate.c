@@ -15,6 +15,8 @@
 #include "config.h"
 #include "results.h"
 #include "paths.h"
+#include "runfile.h"
+#include "util.h"
 
 // ---- definitions
 
@@ -136,14 +138,9 @@ int qins_gate_defs_load(const char *path, struct qins_gate_defs *out) {
         snprintf(c.metric, sizeof c.metric, "%s", field[3]);
         snprintf(c.floor, sizeof c.floor, "%s", strcmp(field[6], "-") ? field[6] : "");
         snprintf(c.wording, sizeof c.wording, "%s", field[7]);
-        if (out->n == cap) {
-            cap = cap ? 2 * cap : 32;
-            struct qins_gate_criterion *nc = realloc(out->c, cap * sizeof *nc);
-            if (!nc) {
-                st = QINS_ERR_NOMEM;
-                break;
-            }
-            out->c = nc;
+        if (qins_grow(&out->c, &cap, out->n + 1, sizeof *out->c) < 0) {
+            st = QINS_ERR_NOMEM;
+            break;
         }
         out->c[out->n++] = c;
     }
@@ -370,12 +367,6 @@ void qins_gate_print(FILE *f, const struct qins_gate_result *r) {
 
 // ---- records
 
-static int mkdir_one(const char *dir) {
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        QINS_CHECK(0, QINS_ERR_IO, "cannot create '%s': %s", dir, strerror(errno));
-    return QINS_OK;
-}
-
 static int write_md(const struct qins_gate_result *r, const char *path) {
     FILE *f = fopen(path, "w");
     QINS_CHECK(f, QINS_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
@@ -547,9 +538,8 @@ static int record_h5(const struct qins_gate_result *r, const char *dir) {
 int qins_gate_record(const struct qins_gate_result *r, const char *results_dir) {
     QINS_CHECK(!r->preview, QINS_ERR_STATE, "gate %d: a preview of forced runs is never recorded", r->gate);
     char dir[1024], md[1100];
-    QINS_TRY(mkdir_one(results_dir));
     snprintf(dir, sizeof dir, "%s/gates", results_dir);
-    QINS_TRY(mkdir_one(dir));
+    QINS_TRY(qins_mkdir_p(dir));
     snprintf(md, sizeof md, "%s/gate-%d.md", dir, r->gate);
     QINS_TRY(write_md(r, md));
     return record_h5(r, dir);

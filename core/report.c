@@ -21,6 +21,8 @@
 #include "gate.h"
 #include "results.h"
 #include "paths.h"
+#include "runfile.h"
+#include "util.h"
 
 // ---- helpers
 
@@ -44,22 +46,6 @@ static void gp_str(FILE *f, const char *s) {
         fputc(*s == '\n' || *s == '\r' ? ' ' : *s, f);
     }
     fputc('"', f);
-}
-
-static int mkdir_p(const char *dir) {
-    char buf[1100];
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || !*p) {
-            char c = *p;
-            *p = 0;
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                QINS_CHECK(0, QINS_ERR_IO, "cannot create '%s': %s", buf, strerror(errno));
-            if (!c) break;
-            *p = c;
-        }
-    }
-    return QINS_OK;
 }
 
 // Runs gnuplot on `script` with the working directory `dir`, output appended to dir/gnuplot.log.
@@ -299,12 +285,7 @@ static void runs_table(FILE *h, const struct qins_run_meta *runs, size_t n) {
             bool seen = false;
             for (size_t q = 0; q < nn && !seen; q++) seen = !strcmp(names[q], ki[j]);
             if (seen) continue;
-            if (nn == cap) {
-                cap = cap ? 2 * cap : 16;
-                char **nv = realloc(names, cap * sizeof *nv);
-                if (!nv) break;
-                names = nv;
-            }
+            if (qins_grow(&names, &cap, nn + 1, sizeof *names) < 0) break;
             names[nn++] = ki[j];
             ki[j] = NULL;
         }
@@ -356,7 +337,7 @@ int qins_report_build(const struct qins_report_opts *o, struct qins_report_stats
     snprintf(out, sizeof out, "%s", o->out_dir ? o->out_dir : "");
     if (!out[0]) snprintf(out, sizeof out, "%s/report", results);
     int k = o->runs_per_phase > 0 ? o->runs_per_phase : 3;
-    QINS_TRY(mkdir_p(out));
+    QINS_TRY(qins_mkdir_p(out));
     st->have_gnuplot = run_gnuplot(out, NULL) == 0;
     if (st->have_gnuplot && find_plots_dir(o->plots_dir, plots, sizeof plots) < 0) st->have_gnuplot = 0;
     snprintf(st->index_path, sizeof st->index_path, "%s/index.html", out);
@@ -407,7 +388,7 @@ int qins_report_build(const struct qins_report_opts *o, struct qins_report_stats
             qins_runfile_t *f;
             char **names = NULL;
             size_t nn = 0;
-            if (mkdir_p(sub) == QINS_OK && qins_runfile_open(&f, runs[0].path) == QINS_OK) {
+            if (qins_mkdir_p(sub) == QINS_OK && qins_runfile_open(&f, runs[0].path) == QINS_OK) {
                 if (qins_runfile_children(f, "/plots", &names, &nn) == QINS_OK && nn) {
                     fprintf(h, "<h3>Figures of run ");
                     html_esc(h, runs[0].run_id);

@@ -1,34 +1,24 @@
-// core/results.c — HDF5 run files (schema in results.h).
+// core/results.c — writing HDF5 run files (schema in results.h; reading is core/runfile.c).
 #include "results.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <hdf5.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common.h"
+#include "h5.h"
+#include "runfile.h"
+#include "util.h"
 
 #include "qins_git_commit.h" // QINS_GIT_COMMIT, generated at build time (cmake/git_commit.cmake)
 #ifndef QINS_SOURCE_DIR
 #define QINS_SOURCE_DIR ""
 #endif
-
-// HDF5 prints its own error stack by default; we report one line per failure instead.
-static void h5_quiet(void) {
-    static bool done;
-    if (!done) {
-        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-        done = true;
-    }
-}
 
 // ---- temp-file cleanup on signals. Only async-signal-safe calls in the handler.
 
@@ -72,50 +62,7 @@ static void unregister_tmp(int slot) {
     if (slot >= 0) active_used[slot] = 0;
 }
 
-// ---- small HDF5 helpers
-
-static hid_t str_type(void) {
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    return t;
-}
-
-static hid_t mem_type(enum qins_dtype t) {
-    switch (t) {
-    case QINS_DT_F32: return H5T_NATIVE_FLOAT;
-    case QINS_DT_F64: return H5T_NATIVE_DOUBLE;
-    case QINS_DT_I32: return H5T_NATIVE_INT32;
-    case QINS_DT_I64: return H5T_NATIVE_INT64;
-    case QINS_DT_U8: return H5T_NATIVE_UINT8;
-    }
-    return H5I_INVALID_HID;
-}
-
-static size_t dtype_size(enum qins_dtype t) {
-    switch (t) {
-    case QINS_DT_F32: case QINS_DT_I32: return 4;
-    case QINS_DT_F64: case QINS_DT_I64: return 8;
-    case QINS_DT_U8: return 1;
-    }
-    return 0;
-}
-
-// True if every component of an absolute path exists (H5Lexists needs the parents to exist).
-static bool path_exists(hid_t file, const char *path) {
-    if (!strcmp(path, "/")) return true;
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || !*p) {
-            char c = *p;
-            *p = 0;
-            if (H5Lexists(file, buf, H5P_DEFAULT) <= 0) return false;
-            if (!c) return true;
-            *p = c;
-        }
-    }
-}
+// ---- small HDF5 writing helpers
 
 static hid_t lcpl_intermediate(void) {
     hid_t l = H5Pcreate(H5P_LINK_CREATE);
@@ -125,7 +72,7 @@ static hid_t lcpl_intermediate(void) {
 
 static int write_attr_str(hid_t obj, const char *name, const char *value) {
     if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
-    hid_t t = str_type(), s = H5Screate(H5S_SCALAR);
+    hid_t t = qins_h5_str_type(), s = H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate2(obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
     const char *v = value ? value : "";
     herr_t e = a < 0 ? -1 : H5Awrite(a, t, &v);
@@ -162,22 +109,6 @@ static void iso_utc(time_t t, char *buf, size_t cap) {
     strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static int mkdir_p(const char *dir) {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || !*p) {
-            char c = *p;
-            *p = 0;
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                QINS_CHECK(0, QINS_ERR_IO, "cannot create directory '%s': %s", buf, strerror(errno));
-            if (!c) break;
-            *p = c;
-        }
-    }
-    return QINS_OK;
-}
-
 // "clean" / "dirty" / "unknown": git status of the source tree at run time.
 static void git_state(char *out, size_t cap) {
     const char *src = getenv("QINS_SOURCE_DIR");
@@ -197,13 +128,13 @@ static void git_state(char *out, size_t cap) {
 
 int qins_run_begin(qins_run_t **out, const struct qins_run_info *info) {
     *out = NULL;
-    h5_quiet();
+    qins_h5_quiet();
     QINS_CHECK(info->phase >= 0 && info->phase <= 9, QINS_ERR_ARG, "phase %d out of range", info->phase);
     QINS_CHECK(info->config_text, QINS_ERR_ARG, "no config text");
     const char *root = info->results_dir ? info->results_dir : "results";
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/phase%d", root, info->phase);
-    QINS_TRY(mkdir_p(dir));
+    QINS_TRY(qins_mkdir_p(dir));
 
     char hash[QINS_SHA256_HEX], model_sha[QINS_SHA256_HEX] = "none", eval_sha[QINS_SHA256_HEX] = "none";
     qins_sha256_hex(info->config_text, strlen(info->config_text), hash);
@@ -294,36 +225,25 @@ int qins_run_begin(qins_run_t **out, const struct qins_run_info *info) {
     return QINS_OK;
 }
 
+const char *qins_run_build_commit(void) { return QINS_GIT_COMMIT; }
 const char *qins_run_id(const qins_run_t *r) { return r->id; }
 const char *qins_run_final_path(const qins_run_t *r) { return r->final; }
 
 // Opens the object at path, creating it as a group (with parents) if missing.
 static hid_t open_or_create(hid_t file, const char *path) {
-    if (path_exists(file, path)) return H5Oopen(file, path, H5P_DEFAULT);
+    if (qins_h5_path_exists(file, path)) return H5Oopen(file, path, H5P_DEFAULT);
     hid_t l = lcpl_intermediate();
     hid_t g = H5Gcreate2(file, path, l, H5P_DEFAULT, H5P_DEFAULT);
     H5Pclose(l);
     return g;
 }
 
-static bool valid_name(const char *s, bool allow_slash) {
-    if (!s || !*s || strlen(s) > 200 || s[0] == '/' || s[strlen(s) - 1] == '/' || strstr(s, "//")) return false;
-    for (const char *c = s; *c; c++) {
-        bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-                  strchr("_-.+@", *c) || (allow_slash && *c == '/');
-        if (!ok) return false;
-    }
-    return strcmp(s, ".") && strcmp(s, "..");
-}
-
-static bool valid_abs(const char *p) { return p && (!strcmp(p, "/") || (p[0] == '/' && valid_name(p + 1, true))); }
-
 int qins_run_metric(qins_run_t *r, const char *name, double value, const char *unit) {
-    QINS_CHECK(valid_name(name, true), QINS_ERR_ARG, "bad metric name '%s' (use <variant>/<metric>, [A-Za-z0-9_-.+@])",
-               name ? name : "(null)");
+    QINS_CHECK(qins_h5_valid_name(name, true), QINS_ERR_ARG,
+               "bad metric name '%s' (use <variant>/<metric>, [A-Za-z0-9_-.+@])", name ? name : "(null)");
     char path[300];
     snprintf(path, sizeof path, "/metrics/%s", name);
-    QINS_CHECK(!path_exists(r->file, path), QINS_ERR_STATE, "metric '%s' written twice", name);
+    QINS_CHECK(!qins_h5_path_exists(r->file, path), QINS_ERR_STATE, "metric '%s' written twice", name);
     hid_t l = lcpl_intermediate(), s = H5Screate(H5S_SCALAR);
     hid_t d = H5Dcreate2(r->file, path, H5T_NATIVE_DOUBLE, s, l, H5P_DEFAULT, H5P_DEFAULT);
     herr_t e = d < 0 ? -1 : H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &value);
@@ -338,16 +258,17 @@ int qins_run_metric(qins_run_t *r, const char *name, double value, const char *u
 int qins_run_key_metrics(qins_run_t *r, const char *names_csv) { return write_attr_str(r->file, "key_metrics", names_csv); }
 
 int qins_run_array(qins_run_t *r, const char *path, enum qins_dtype type, const void *data, size_t rows, size_t cols) {
-    QINS_CHECK(valid_abs(path) && strcmp(path, "/"), QINS_ERR_ARG, "bad dataset path '%s'", path ? path : "(null)");
-    QINS_CHECK(mem_type(type) != H5I_INVALID_HID, QINS_ERR_ARG, "bad dtype %d", (int)type);
+    QINS_CHECK(qins_h5_valid_abs(path) && strcmp(path, "/"), QINS_ERR_ARG, "bad dataset path '%s'",
+               path ? path : "(null)");
+    QINS_CHECK(qins_h5_mem_type(type) != H5I_INVALID_HID, QINS_ERR_ARG, "bad dtype %d", (int)type);
     QINS_CHECK(data || rows == 0, QINS_ERR_ARG, "%s: NULL data", path);
-    QINS_CHECK(!path_exists(r->file, path), QINS_ERR_STATE, "'%s' written twice", path);
+    QINS_CHECK(!qins_h5_path_exists(r->file, path), QINS_ERR_STATE, "'%s' written twice", path);
     hsize_t dims[2] = {rows, cols};
     hid_t s = H5Screate_simple(cols ? 2 : 1, dims, NULL);
     hid_t l = lcpl_intermediate();
-    hid_t d = H5Dcreate2(r->file, path, mem_type(type), s, l, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t d = H5Dcreate2(r->file, path, qins_h5_mem_type(type), s, l, H5P_DEFAULT, H5P_DEFAULT);
     size_t count = rows * (cols ? cols : 1);
-    herr_t e = d < 0 ? -1 : count > 0 ? H5Dwrite(d, mem_type(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : 0;
+    herr_t e = d < 0 ? -1 : count > 0 ? H5Dwrite(d, qins_h5_mem_type(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : 0;
     if (d >= 0) H5Dclose(d);
     H5Pclose(l);
     H5Sclose(s);
@@ -356,13 +277,14 @@ int qins_run_array(qins_run_t *r, const char *path, enum qins_dtype type, const 
 }
 
 int qins_run_strings(qins_run_t *r, const char *path, const char *const *strs, size_t n) {
-    QINS_CHECK(valid_abs(path) && strcmp(path, "/"), QINS_ERR_ARG, "bad dataset path '%s'", path ? path : "(null)");
-    QINS_CHECK(!path_exists(r->file, path), QINS_ERR_STATE, "'%s' written twice", path);
+    QINS_CHECK(qins_h5_valid_abs(path) && strcmp(path, "/"), QINS_ERR_ARG, "bad dataset path '%s'",
+               path ? path : "(null)");
+    QINS_CHECK(!qins_h5_path_exists(r->file, path), QINS_ERR_STATE, "'%s' written twice", path);
     const char **v = calloc(n ? n : 1, sizeof *v);
     QINS_CHECK(v, QINS_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) v[i] = strs[i] ? strs[i] : "";
     hsize_t dim = n;
-    hid_t s = H5Screate_simple(1, &dim, NULL), t = str_type(), l = lcpl_intermediate();
+    hid_t s = H5Screate_simple(1, &dim, NULL), t = qins_h5_str_type(), l = lcpl_intermediate();
     hid_t d = H5Dcreate2(r->file, path, t, s, l, H5P_DEFAULT, H5P_DEFAULT);
     herr_t e = d < 0 ? -1 : n ? H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) : 0;
     if (d >= 0) H5Dclose(d);
@@ -376,8 +298,8 @@ int qins_run_strings(qins_run_t *r, const char *path, const char *const *strs, s
 
 static int attr_generic(qins_run_t *r, const char *path, const char *name, hid_t type, const void *v, size_t n,
                         const char *str) {
-    QINS_CHECK(valid_abs(path), QINS_ERR_ARG, "bad object path '%s'", path ? path : "(null)");
-    QINS_CHECK(valid_name(name, false), QINS_ERR_ARG, "bad attribute name '%s'", name ? name : "(null)");
+    QINS_CHECK(qins_h5_valid_abs(path), QINS_ERR_ARG, "bad object path '%s'", path ? path : "(null)");
+    QINS_CHECK(qins_h5_valid_name(name, false), QINS_ERR_ARG, "bad attribute name '%s'", name ? name : "(null)");
     hid_t o = open_or_create(r->file, path);
     QINS_CHECK(o >= 0, QINS_ERR_IO, "cannot open or create '%s'", path);
     int st = str ? write_attr_str(o, name, str) : write_attr_num(o, name, type, v, n);
@@ -410,7 +332,7 @@ static const char *plot_kind_name(enum qins_plot_kind k) {
 }
 
 int qins_run_plot(qins_run_t *r, const struct qins_plot *p) {
-    QINS_CHECK(valid_name(p->name, false), QINS_ERR_ARG, "bad plot name '%s'", p->name ? p->name : "(null)");
+    QINS_CHECK(qins_h5_valid_name(p->name, false), QINS_ERR_ARG, "bad plot name '%s'", p->name ? p->name : "(null)");
     QINS_CHECK(plot_kind_name(p->kind), QINS_ERR_ARG, "plot '%s': bad kind %d", p->name, (int)p->kind);
     QINS_CHECK(p->n > 0 && p->n_series > 0 && p->y, QINS_ERR_ARG, "plot '%s': needs n > 0, n_series > 0 and y",
                p->name);
@@ -418,7 +340,7 @@ int qins_run_plot(qins_run_t *r, const struct qins_plot *p) {
                plot_kind_name(p->kind));
     char base[300], path[340];
     snprintf(base, sizeof base, "/plots/%s", p->name);
-    QINS_CHECK(!path_exists(r->file, base), QINS_ERR_STATE, "plot '%s' written twice", p->name);
+    QINS_CHECK(!qins_h5_path_exists(r->file, base), QINS_ERR_STATE, "plot '%s' written twice", p->name);
     double *x = NULL;
     if (!p->x) {
         x = malloc(p->n * sizeof *x);
@@ -487,472 +409,4 @@ void qins_run_abort(qins_run_t *r) {
     unlink(r->tmp); // after a successful commit the temp name no longer exists
     unregister_tmp(r->slot);
     free(r);
-}
-
-// ---- the reader
-
-struct qins_runfile {
-    hid_t file;
-    struct qins_run_meta meta;
-};
-
-void qins_strv_free(char **v, size_t n) {
-    if (!v) return;
-    for (size_t i = 0; i < n; i++) free(v[i]);
-    free(v);
-}
-
-void qins_runfile_close(qins_runfile_t *f) {
-    if (!f) return;
-    if (f->file >= 0) H5Fclose(f->file);
-    free(f);
-}
-
-const struct qins_run_meta *qins_runfile_meta(const qins_runfile_t *f) { return &f->meta; }
-
-bool qins_runfile_exists(const qins_runfile_t *f, const char *path) {
-    return valid_abs(path) && path_exists(f->file, path);
-}
-
-static int read_attr_str(hid_t obj, const char *name, char **out) {
-    *out = NULL;
-    if (H5Aexists(obj, name) <= 0) return QINS_ERR_RANGE;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    hid_t ft = H5Aget_type(a);
-    int st = QINS_ERR_FORMAT;
-    if (H5Tget_class(ft) == H5T_STRING) {
-        if (H5Tis_variable_str(ft) > 0) {
-            hid_t mt = str_type();
-            char *v = NULL;
-            if (H5Aread(a, mt, &v) >= 0) {
-                *out = strdup(v ? v : "");
-                H5free_memory(v);
-                st = *out ? QINS_OK : QINS_ERR_NOMEM;
-            }
-            H5Tclose(mt);
-        } else {
-            size_t n = H5Tget_size(ft);
-            char *buf = calloc(n + 1, 1);
-            hid_t mt = H5Tcopy(H5T_C_S1);
-            H5Tset_size(mt, n + 1);
-            H5Tset_strpad(mt, H5T_STR_NULLTERM);
-            if (buf && H5Aread(a, mt, buf) >= 0) {
-                *out = buf;
-                st = QINS_OK;
-            } else {
-                free(buf);
-            }
-            H5Tclose(mt);
-        }
-    }
-    H5Tclose(ft);
-    H5Aclose(a);
-    return st;
-}
-
-static int read_attr_double(hid_t obj, const char *name, double *out) {
-    if (H5Aexists(obj, name) <= 0) return QINS_ERR_RANGE;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    hid_t ft = H5Aget_type(a), sp = H5Aget_space(a);
-    H5T_class_t c = H5Tget_class(ft);
-    int st = QINS_ERR_FORMAT;
-    if ((c == H5T_INTEGER || c == H5T_FLOAT) && H5Sget_simple_extent_npoints(sp) >= 1) {
-        hssize_t np = H5Sget_simple_extent_npoints(sp);
-        double *buf = malloc((size_t)np * sizeof *buf);
-        if (buf && H5Aread(a, H5T_NATIVE_DOUBLE, buf) >= 0) {
-            *out = buf[0];
-            st = QINS_OK;
-        }
-        free(buf);
-    }
-    H5Sclose(sp);
-    H5Tclose(ft);
-    H5Aclose(a);
-    return st;
-}
-
-int qins_runfile_attr_str(const qins_runfile_t *f, const char *path, const char *name, char **out) {
-    *out = NULL;
-    if (!qins_runfile_exists(f, path)) return QINS_ERR_RANGE;
-    hid_t o = H5Oopen(f->file, path, H5P_DEFAULT);
-    if (o < 0) return QINS_ERR_RANGE;
-    int st = read_attr_str(o, name, out);
-    H5Oclose(o);
-    if (st < 0) qins_log(QINS_LOG_DEBUG, "%s: no string attribute %s on %s", f->meta.path, name, path);
-    return st;
-}
-
-int qins_runfile_attr_double(const qins_runfile_t *f, const char *path, const char *name, double *out) {
-    if (!qins_runfile_exists(f, path)) return QINS_ERR_RANGE;
-    hid_t o = H5Oopen(f->file, path, H5P_DEFAULT);
-    if (o < 0) return QINS_ERR_RANGE;
-    int st = read_attr_double(o, name, out);
-    H5Oclose(o);
-    return st;
-}
-
-static void copy_attr(hid_t f, const char *name, char *dst, size_t cap) {
-    char *v;
-    if (read_attr_str(f, name, &v) == QINS_OK) {
-        snprintf(dst, cap, "%s", v);
-        free(v);
-    } else {
-        dst[0] = 0;
-    }
-}
-
-// Opens without logging: writes why into msg on failure (listing skips such files quietly).
-static int runfile_open(qins_runfile_t **out, const char *path, char *msg, size_t cap) {
-    *out = NULL;
-    h5_quiet();
-    size_t len = strlen(path);
-    if (len <= 3 || strcmp(path + len - 3, ".h5")) {
-        snprintf(msg, cap, "'%s' is not a run file name (*.h5; temp files are incomplete runs)", path);
-        return QINS_ERR_FORMAT;
-    }
-    if (access(path, R_OK) != 0) {
-        snprintf(msg, cap, "cannot read '%s': %s", path, strerror(errno));
-        return QINS_ERR_IO;
-    }
-    if (H5Fis_hdf5(path) <= 0) {
-        snprintf(msg, cap, "'%s' is not an HDF5 file", path);
-        return QINS_ERR_FORMAT;
-    }
-    qins_runfile_t *f = calloc(1, sizeof *f);
-    if (!f) {
-        snprintf(msg, cap, "out of memory");
-        return QINS_ERR_NOMEM;
-    }
-    f->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f->file < 0) {
-        free(f);
-        snprintf(msg, cap, "cannot open '%s' as HDF5", path);
-        return QINS_ERR_IO;
-    }
-    double complete = 0, phase = -1, forced = 0, threads = 0, schema = 0;
-    read_attr_double(f->file, "complete", &complete);
-    read_attr_double(f->file, "schema_version", &schema);
-    if (complete != 1 || schema < 1 || read_attr_double(f->file, "phase", &phase) < 0) {
-        qins_runfile_close(f);
-        snprintf(msg, cap, "'%s' is not a complete run file (interrupted, or not written by qins)", path);
-        return QINS_ERR_FORMAT;
-    }
-    read_attr_double(f->file, "forced", &forced);
-    read_attr_double(f->file, "threads", &threads);
-    struct qins_run_meta *m = &f->meta;
-    read_attr_double(f->file, "start_unix", &m->start_unix);
-    snprintf(m->path, sizeof m->path, "%s", path);
-    m->phase = (int)phase;
-    m->forced = forced != 0;
-    m->threads = (int)threads;
-    copy_attr(f->file, "run_id", m->run_id, sizeof m->run_id);
-    copy_attr(f->file, "start_time", m->start_time, sizeof m->start_time);
-    copy_attr(f->file, "end_time", m->end_time, sizeof m->end_time);
-    copy_attr(f->file, "tag", m->tag, sizeof m->tag);
-    copy_attr(f->file, "config_hash", m->config_hash, sizeof m->config_hash);
-    copy_attr(f->file, "model_path", m->model_path, sizeof m->model_path);
-    copy_attr(f->file, "model_sha256", m->model_sha256, sizeof m->model_sha256);
-    copy_attr(f->file, "eval_path", m->eval_path, sizeof m->eval_path);
-    copy_attr(f->file, "eval_sha256", m->eval_sha256, sizeof m->eval_sha256);
-    copy_attr(f->file, "git_commit", m->git_commit, sizeof m->git_commit);
-    copy_attr(f->file, "git_dirty", m->git_dirty, sizeof m->git_dirty);
-    copy_attr(f->file, "host", m->host, sizeof m->host);
-    *out = f;
-    return QINS_OK;
-}
-
-int qins_runfile_open(qins_runfile_t **out, const char *path) {
-    char msg[1400];
-    int st = runfile_open(out, path, msg, sizeof msg);
-    QINS_CHECK(st == QINS_OK, st, "%s", msg);
-    return QINS_OK;
-}
-
-int qins_runfile_metric(const qins_runfile_t *f, const char *name, double *value, char *unit, size_t unit_cap) {
-    char path[300];
-    if (unit && unit_cap) unit[0] = 0;
-    if (!valid_name(name, true)) return QINS_ERR_RANGE;
-    snprintf(path, sizeof path, "/metrics/%s", name);
-    if (!path_exists(f->file, path)) {
-        qins_log(QINS_LOG_DEBUG, "%s: no metric %s", f->meta.path, name);
-        return QINS_ERR_RANGE;
-    }
-    hid_t d = H5Dopen2(f->file, path, H5P_DEFAULT);
-    if (d < 0) return QINS_ERR_RANGE; // a group of that name (e.g. "qins8")
-    int st = H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, value) >= 0 ? QINS_OK : QINS_ERR_FORMAT;
-    if (st == QINS_OK && unit && unit_cap) {
-        char *u;
-        if (read_attr_str(d, "unit", &u) == QINS_OK) {
-            snprintf(unit, unit_cap, "%s", u);
-            free(u);
-        }
-    }
-    H5Dclose(d);
-    return st;
-}
-
-struct strv {
-    char **v;
-    size_t n, cap;
-    int err;
-};
-
-static void strv_push(struct strv *s, const char *str) {
-    if (s->err) return;
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? 2 * s->cap : 16;
-        char **nv = realloc(s->v, nc * sizeof *nv);
-        if (!nv) {
-            s->err = QINS_ERR_NOMEM;
-            return;
-        }
-        s->v = nv;
-        s->cap = nc;
-    }
-    if (!(s->v[s->n] = strdup(str))) s->err = QINS_ERR_NOMEM;
-    else s->n++;
-}
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-static herr_t visit_metric(hid_t obj, const char *name, const H5O_info_t *info, void *user) {
-    (void)obj;
-    if (info->type == H5O_TYPE_DATASET && strcmp(name, ".")) strv_push(user, name);
-    return 0;
-}
-
-int qins_runfile_metric_names(const qins_runfile_t *f, char ***names, size_t *n) {
-    struct strv s = {0};
-    *names = NULL;
-    *n = 0;
-    hid_t g = H5Gopen2(f->file, "/metrics", H5P_DEFAULT);
-    QINS_CHECK(g >= 0, QINS_ERR_FORMAT, "%s has no /metrics group", f->meta.path);
-    herr_t e = H5Ovisit(g, H5_INDEX_NAME, H5_ITER_INC, visit_metric, &s);
-    H5Gclose(g);
-    if (e < 0 || s.err) {
-        qins_strv_free(s.v, s.n);
-        QINS_CHECK(0, s.err ? s.err : QINS_ERR_FORMAT, "%s: cannot list metrics", f->meta.path);
-    }
-    if (s.n) qsort(s.v, s.n, sizeof *s.v, cmp_str);
-    *names = s.v;
-    *n = s.n;
-    return QINS_OK;
-}
-
-static herr_t visit_child(hid_t g, const char *name, const H5L_info_t *info, void *user) {
-    (void)g;
-    (void)info;
-    strv_push(user, name);
-    return 0;
-}
-
-int qins_runfile_children(const qins_runfile_t *f, const char *group, char ***names, size_t *n) {
-    struct strv s = {0};
-    *names = NULL;
-    *n = 0;
-    if (!qins_runfile_exists(f, group)) return QINS_ERR_RANGE;
-    hid_t g = H5Gopen2(f->file, group, H5P_DEFAULT);
-    if (g < 0) return QINS_ERR_RANGE;
-    herr_t e = H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, visit_child, &s);
-    H5Gclose(g);
-    if (e < 0 || s.err) {
-        qins_strv_free(s.v, s.n);
-        QINS_CHECK(0, s.err ? s.err : QINS_ERR_FORMAT, "%s: cannot list %s", f->meta.path, group);
-    }
-    if (s.n) qsort(s.v, s.n, sizeof *s.v, cmp_str);
-    *names = s.v;
-    *n = s.n;
-    return QINS_OK;
-}
-
-int qins_runfile_read(const qins_runfile_t *f, const char *path, enum qins_dtype as, void **data, size_t *rows,
-                      size_t *cols) {
-    *data = NULL;
-    *rows = *cols = 0;
-    QINS_CHECK(mem_type(as) != H5I_INVALID_HID, QINS_ERR_ARG, "bad dtype %d", (int)as);
-    if (!qins_runfile_exists(f, path)) {
-        qins_log(QINS_LOG_DEBUG, "%s: no dataset %s", f->meta.path, path);
-        return QINS_ERR_RANGE;
-    }
-    hid_t d = H5Dopen2(f->file, path, H5P_DEFAULT);
-    QINS_CHECK(d >= 0, QINS_ERR_FORMAT, "%s: %s is not a dataset", f->meta.path, path);
-    hid_t sp = H5Dget_space(d), ft = H5Dget_type(d);
-    int rank = H5Sget_simple_extent_ndims(sp);
-    hsize_t dims[2] = {1, 1};
-    H5T_class_t c = H5Tget_class(ft);
-    int st = QINS_OK;
-    if (rank < 0 || rank > 2 || (c != H5T_INTEGER && c != H5T_FLOAT)) st = QINS_ERR_FORMAT;
-    else if (rank > 0) H5Sget_simple_extent_dims(sp, dims, NULL);
-    size_t r = (size_t)dims[0], cc = rank == 2 ? (size_t)dims[1] : 1;
-    void *buf = NULL;
-    if (st == QINS_OK) {
-        buf = malloc((r * cc > 0 ? r * cc : 1) * dtype_size(as));
-        if (!buf) st = QINS_ERR_NOMEM;
-        else if (r * cc > 0 && H5Dread(d, mem_type(as), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) st = QINS_ERR_FORMAT;
-    }
-    H5Tclose(ft);
-    H5Sclose(sp);
-    H5Dclose(d);
-    if (st < 0) {
-        free(buf);
-        QINS_CHECK(0, st, "%s: cannot read %s as a numeric 1-D/2-D array", f->meta.path, path);
-    }
-    *data = buf;
-    *rows = r;
-    *cols = cc;
-    return QINS_OK;
-}
-
-int qins_runfile_strings(const qins_runfile_t *f, const char *path, char ***strs, size_t *n) {
-    *strs = NULL;
-    *n = 0;
-    if (!qins_runfile_exists(f, path)) return QINS_ERR_RANGE;
-    hid_t d = H5Dopen2(f->file, path, H5P_DEFAULT);
-    QINS_CHECK(d >= 0, QINS_ERR_FORMAT, "%s: %s is not a dataset", f->meta.path, path);
-    hid_t sp = H5Dget_space(d), ft = H5Dget_type(d);
-    hssize_t np = H5Sget_simple_extent_npoints(sp);
-    int st = QINS_OK;
-    char **out = NULL;
-    if (H5Tget_class(ft) != H5T_STRING || np < 0) st = QINS_ERR_FORMAT;
-    else if (!(out = calloc(np ? (size_t)np : 1, sizeof *out))) st = QINS_ERR_NOMEM;
-    else if (np && H5Tis_variable_str(ft) > 0) {
-        hid_t mt = str_type();
-        char **tmp = calloc((size_t)np, sizeof *tmp);
-        if (!tmp || H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, tmp) < 0) st = QINS_ERR_FORMAT;
-        for (hssize_t i = 0; tmp && st == QINS_OK && i < np; i++)
-            if (!(out[i] = strdup(tmp[i] ? tmp[i] : ""))) st = QINS_ERR_NOMEM;
-        if (tmp && st != QINS_ERR_FORMAT) H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, tmp);
-        free(tmp);
-        H5Tclose(mt);
-    } else if (np) {
-        size_t w = H5Tget_size(ft);
-        char *buf = calloc((size_t)np, w + 1);
-        hid_t mt = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mt, w + 1);
-        if (!buf || H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) st = QINS_ERR_FORMAT;
-        for (hssize_t i = 0; st == QINS_OK && i < np; i++)
-            if (!(out[i] = strdup(buf + (size_t)i * (w + 1)))) st = QINS_ERR_NOMEM;
-        free(buf);
-        H5Tclose(mt);
-    }
-    H5Tclose(ft);
-    H5Sclose(sp);
-    H5Dclose(d);
-    if (st < 0) {
-        qins_strv_free(out, np > 0 ? (size_t)np : 0);
-        QINS_CHECK(0, st, "%s: cannot read strings %s", f->meta.path, path);
-    }
-    *strs = out;
-    *n = (size_t)np;
-    return QINS_OK;
-}
-
-// ---- listing
-
-static int cmp_meta_newest(const void *a, const void *b) {
-    const struct qins_run_meta *x = a, *y = b;
-    if (x->start_unix != y->start_unix) return x->start_unix < y->start_unix ? 1 : -1;
-    int c = strcmp(y->start_time, x->start_time);
-    return c ? c : strcmp(y->run_id, x->run_id);
-}
-
-int qins_results_list(const char *results_dir, int phase, struct qins_run_meta **out, size_t *n,
-                      size_t *n_incomplete) {
-    *out = NULL;
-    *n = 0;
-    if (n_incomplete) *n_incomplete = 0;
-    h5_quiet();
-    size_t cap = 0;
-    int p0 = phase < 0 ? 0 : phase, p1 = phase < 0 ? 9 : phase;
-    for (int ph = p0; ph <= p1; ph++) {
-        char dir[1024];
-        snprintf(dir, sizeof dir, "%s/phase%d", results_dir, ph);
-        DIR *d = opendir(dir);
-        if (!d) continue;
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            size_t len = strlen(e->d_name);
-            bool tmp = len > 7 && !strcmp(e->d_name + len - 7, ".h5.tmp");
-            bool h5 = len > 3 && !strcmp(e->d_name + len - 3, ".h5") && e->d_name[0] != '.';
-            if (tmp && n_incomplete) (*n_incomplete)++;
-            if (!h5) continue;
-            char path[1400];
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            qins_runfile_t *f;
-            char msg[1400];
-            int st = runfile_open(&f, path, msg, sizeof msg);
-            if (st < 0) qins_log(QINS_LOG_DEBUG, "skipped: %s", msg);
-            if (st < 0) {
-                if (n_incomplete) (*n_incomplete)++;
-                continue;
-            }
-            if (*n == cap) {
-                size_t nc = cap ? 2 * cap : 32;
-                struct qins_run_meta *nm = realloc(*out, nc * sizeof *nm);
-                if (!nm) {
-                    qins_runfile_close(f);
-                    closedir(d);
-                    free(*out);
-                    *out = NULL;
-                    *n = 0;
-                    QINS_CHECK(0, QINS_ERR_NOMEM, "out of memory");
-                }
-                *out = nm;
-                cap = nc;
-            }
-            (*out)[(*n)++] = f->meta;
-            qins_runfile_close(f);
-        }
-        closedir(d);
-    }
-    if (*n) qsort(*out, *n, sizeof **out, cmp_meta_newest);
-    return QINS_OK;
-}
-
-bool qins_unit_is_timing(const char *unit) {
-    static const char *timing[] = {"s", "ms", "us", "ns", "tok/s", "GB/s", "MB/s", "pct_time", "cycles", "s/tok",
-                                   "ms/tok", "us/tok", "ops/s", "GFLOP/s", NULL};
-    if (!unit) return false;
-    for (int i = 0; timing[i]; i++)
-        if (!strcmp(unit, timing[i])) return true;
-    return false;
-}
-
-static int verify_one(const char *what, const char *recorded_path, const char *recorded_sha, const char *now_path) {
-    if (!strcmp(recorded_sha, "none") || !*recorded_sha) return QINS_OK;
-    const char *p = now_path ? now_path : recorded_path;
-    char sha[QINS_SHA256_HEX];
-    QINS_TRY(qins_sha256_file(p, sha));
-    QINS_CHECK(!strcmp(sha, recorded_sha), QINS_ERR_STATE,
-               "%s '%s' has sha256 %s but the run recorded %s (file changed: refusing to reproduce)", what, p, sha,
-               recorded_sha);
-    return QINS_OK;
-}
-
-int qins_run_verify_inputs(const qins_runfile_t *f, const char *model_path, const char *eval_path) {
-    QINS_TRY(verify_one("model", f->meta.model_path, f->meta.model_sha256, model_path));
-    QINS_TRY(verify_one("eval text", f->meta.eval_path, f->meta.eval_sha256, eval_path));
-    return QINS_OK;
-}
-
-int qins_runfile_key_metrics(const qins_runfile_t *f, char ***names, size_t *n) {
-    char *keys;
-    if (qins_runfile_attr_str(f, "/", "key_metrics", &keys) != QINS_OK || !*keys) {
-        if (keys) free(keys);
-        return qins_runfile_metric_names(f, names, n);
-    }
-    struct strv s = {0};
-    for (char *tok = strtok(keys, ","); tok; tok = strtok(NULL, ",")) {
-        while (*tok == ' ') tok++;
-        double v;
-        if (qins_runfile_metric(f, tok, &v, NULL, 0) == QINS_OK) strv_push(&s, tok);
-    }
-    free(keys);
-    if (s.err) {
-        qins_strv_free(s.v, s.n);
-        QINS_CHECK(0, s.err, "out of memory");
-    }
-    *names = s.v;
-    *n = s.n;
-    return QINS_OK;
 }

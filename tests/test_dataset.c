@@ -9,7 +9,7 @@
 #include "experiment.h"
 #include "helpers/shared_paths.h"
 #include "helpers/synth_runs.h"
-#include "results.h"
+#include "runfile.h"
 
 static const char *TEXT = "Once upon a time, a cat sat.\nIt was happy.\n<|endoftext|>\n"
                           "Once upon a time, a dog ran.\n<|endoftext|>\n"

@@ -50,7 +50,17 @@ Test(entropy, zero_masks_and_sparsity) {
     for (size_t i = 0; i < n; i++) x[i] = i % 10 < 7 ? 0.0f : 1.0f + qins_test_uniform(&r);
     cr_assert_eq(qins_codec_quantize(&p, x, 1, n, codes, &scale, NULL), 0);
     cr_assert_eq(qins_entropy_zero_mask(&p, 0.0f, mask), 1);
-    cr_assert_float_eq(qins_entropy_sparsity(codes, n, mask, 256), 0.7, 1e-12);
+    double sp = -1;
+    cr_assert_eq(qins_entropy_sparsity(codes, n, mask, 256, &sp), 0);
+    cr_assert_float_eq(sp, 0.7, 1e-12);
+    const uint16_t keep = codes[3];
+    codes[3] = 256; // outside the 256 bins: an error, and *frac untouched
+    sp = -1;
+    cr_assert_lt(qins_entropy_sparsity(codes, n, mask, 256, &sp), 0);
+    cr_assert_float_eq(sp, -1.0, 0);
+    codes[3] = keep;
+    cr_assert_eq(qins_entropy_sparsity(codes, 0, mask, 256, &sp), 0);
+    cr_assert_float_eq(sp, 0.0, 0, "an empty stream has sparsity 0");
     uint64_t h[256] = {0};
     cr_assert_eq(qins_entropy_histogram(codes, n, h, 256), 0);
     cr_assert_float_eq(qins_entropy_fraction(h, mask, 256), 0.7, 1e-12);

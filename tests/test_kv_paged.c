@@ -91,8 +91,11 @@ Test(kv_paged, fp32_coded_store_gives_bit_identical_logits) {
     cr_assert_eq(qins_state_init(m, 64, 64, b, &sb), 0);
     int32_t prompt[5] = {1, 403, 407, 261, 378}, ga[40], gb[40];
     float *la = malloc(40 * V * 4), *lb = malloc(40 * V * 4);
-    cr_assert_eq(qins_generate_greedy(m, sa, prompt, 5, 40, -1, ga, la), 40);
-    cr_assert_eq(qins_generate_greedy(m, sb, prompt, 5, 40, -1, gb, lb), 40);
+    int na = 0, nb = 0;
+    cr_assert_eq(qins_generate_greedy(m, sa, prompt, 5, 40, -1, ga, la, &na), 0);
+    cr_assert_eq(qins_generate_greedy(m, sb, prompt, 5, 40, -1, gb, lb, &nb), 0);
+    cr_assert_eq(na, 40);
+    cr_assert_eq(nb, 40);
     cr_assert_eq(memcmp(la, lb, 40 * V * 4), 0, "logits through an fp32 paged store must be bit-identical");
     cr_assert_eq(memcmp(ga, gb, sizeof ga), 0);
     struct qins_kv_paged_stats st;

@@ -12,7 +12,7 @@
 #include "gate.h"
 #include "helpers/shared_paths.h"
 #include "helpers/synth_runs.h"
-#include "results.h"
+#include "runfile.h"
 
 // Runs qins-phase1 with a tiny config plus `extra` arguments into results dir `res`; stderr
 // goes to err. Returns the exit status.

@@ -12,7 +12,7 @@
 
 #include "common.h"
 #include "helpers/synth_runs.h"
-#include "results.h"
+#include "runfile.h"
 #include "sha256.h"
 
 static void write_file(const char *path, const char *text) {

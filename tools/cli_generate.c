@@ -44,8 +44,9 @@ int qins_cli_generate(int argc, char **argv) {
     if (qins_kv_store_create(&spec, m->hp.n_layer, ctx, m->hp.n_head_kv * m->hp.head_dim, &kv) < 0 ||
         qins_state_init(m, ctx, ctx, kv, &s) < 0)
         goto done;
-    int n = qins_generate_greedy(m, s, prompt_ids, (int)n_prompt, (int)n_gen, qins_tokenizer_eos(tok), ids, NULL);
-    if (n < 0) goto done;
+    int n = 0;
+    if (qins_generate_greedy(m, s, prompt_ids, (int)n_prompt, (int)n_gen, qins_tokenizer_eos(tok), ids, NULL, &n) < 0)
+        goto done;
     char *text;
     size_t len;
     if (qins_tokenizer_decode(tok, ids, (size_t)n, 0, &text, &len) < 0) goto done;

@@ -6,7 +6,7 @@
 #include "cli.h"
 #include "common.h"
 #include "gate.h"
-#include "results.h"
+#include "runfile.h"
 
 static int usage(void) {
     fprintf(stderr, "usage: qins runs [--results DIR] [--phase N] [--metrics K]\n"

@@ -21,7 +21,8 @@ static const struct cli_command commands[] = {
     {"config", qins_cli_config, "[FILE.ini]: documented defaults of [run]/[codec], or a file's effective config"},
     {"runs", qins_cli_runs, "[--results DIR] [--phase N]: list recorded runs with key metrics and gate status"},
     {"report", qins_cli_report, "[--results DIR] [--plots DIR]: render plots and results/report/index.html"},
-    {"reproduce", qins_cli_reproduce, "RUN.h5 [--results DIR] [--tolerance PCT]: re-run a recorded config, compare"},
+    {"reproduce", qins_cli_reproduce,
+     "OLD.h5 [--against NEW.h5] [--allow-metric-diff GLOB]...: re-run the config (or take NEW), compare"},
 };
 
 static void usage(FILE *f) {
