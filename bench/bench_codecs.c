@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "util.h"
 #include "entropy.h"
 #include "eval.h"
 #include "gguf.h"
@@ -30,25 +31,26 @@ struct block {
 struct dataset {
     char name[32];
     struct block *b;
-    int n;
+    size_t n, cap_b;
     size_t n_values;
     float **owned;
-    int n_owned;
+    size_t n_owned, cap_owned;
 };
 
+// A benchmark binary stops at the first allocation failure (the message is already logged).
 static void ds_add(struct dataset *d, const float *x, size_t rows, size_t cols) {
-    d->b = realloc(d->b, (size_t)(d->n + 1) * sizeof *d->b);
+    if (qins_grow(&d->b, &d->cap_b, d->n + 1, sizeof *d->b) < 0) exit(1);
     d->b[d->n++] = (struct block){x, rows, cols};
     d->n_values += rows * cols;
 }
 
 static void ds_own(struct dataset *d, float *p) {
-    d->owned = realloc(d->owned, (size_t)(d->n_owned + 1) * sizeof *d->owned);
+    if (qins_grow(&d->owned, &d->cap_owned, d->n_owned + 1, sizeof *d->owned) < 0) exit(1);
     d->owned[d->n_owned++] = p;
 }
 
 static void ds_free(struct dataset *d) {
-    for (int i = 0; i < d->n_owned; i++) free(d->owned[i]);
+    for (size_t i = 0; i < d->n_owned; i++) free(d->owned[i]);
     free(d->owned);
     free(d->b);
 }
@@ -169,7 +171,7 @@ static double min_time_budget = 0.02; // seconds of timed passes per measurement
 
 static int measure(const struct qins_codec_params *p, const struct dataset *d, struct result *res) {
     size_t total = 0, *off = malloc((size_t)(d->n + 1) * sizeof *off);
-    for (int i = 0; i < d->n; i++) {
+    for (size_t i = 0; i < d->n; i++) {
         off[i] = total;
         total += qins_codec_encoded_bytes(p, d->b[i].rows, d->b[i].cols);
     }
@@ -181,7 +183,7 @@ static int measure(const struct qins_codec_params *p, const struct dataset *d, s
     double best = 1e30;
     for (int pass = 0, timed = 0; rc == 0; pass++) {
         double t0 = qins_time_now();
-        for (int i = 0; i < d->n && rc == 0; i++)
+        for (size_t i = 0; i < d->n && rc == 0; i++)
             rc = qins_codec_encode(p, d->b[i].x, d->b[i].rows, d->b[i].cols, buf + off[i], off[i + 1] - off[i]);
         double dt = qins_time_now() - t0;
         if (pass > 0) {
@@ -196,7 +198,7 @@ static int measure(const struct qins_codec_params *p, const struct dataset *d, s
     for (int pass = 0, timed = 0; rc == 0; pass++) {
         double t0 = qins_time_now();
         size_t o = 0;
-        for (int i = 0; i < d->n && rc == 0; i++) {
+        for (size_t i = 0; i < d->n && rc == 0; i++) {
             rc = qins_codec_decode(p, buf + off[i], off[i + 1] - off[i], d->b[i].rows, d->b[i].cols, y + o);
             o += d->b[i].rows * d->b[i].cols;
         }
@@ -212,7 +214,7 @@ static int measure(const struct qins_codec_params *p, const struct dataset *d, s
     // Errors against the original, over the whole dataset.
     double se = 0, sx = 0, maxe = 0, amax = 0;
     size_t o = 0;
-    for (int i = 0; i < d->n; i++) {
+    for (size_t i = 0; i < d->n; i++) {
         size_t n = d->b[i].rows * d->b[i].cols;
         for (size_t j = 0; j < n; j++) {
             double x = d->b[i].x[j], e = fabs(x - y[o + j]);
@@ -235,7 +237,7 @@ static int measure(const struct qins_codec_params *p, const struct dataset *d, s
         size_t nb = (size_t)1 << p->bits, meta = 0;
         uint64_t *hist = calloc(nb, sizeof *hist);
         o = 0;
-        for (int i = 0; i < d->n && rc == 0; i++) {
+        for (size_t i = 0; i < d->n && rc == 0; i++) {
             size_t n = d->b[i].rows * d->b[i].cols;
             rc = qins_codec_unpack_codes(p, buf + off[i], off[i + 1] - off[i], d->b[i].rows, d->b[i].cols, codes + o);
             meta += (off[i + 1] - off[i]) - qins_pack_bytes(n, p->bits);
@@ -305,7 +307,7 @@ static void bench_huffman(const struct dataset *d, const char *spec) {
     p.group_size = 128;
     uint16_t *codes = malloc(d->n_values * sizeof *codes), *out = malloc(d->n_values * sizeof *out);
     size_t o = 0;
-    for (int i = 0; i < d->n; i++) {
+    for (size_t i = 0; i < d->n; i++) {
         size_t n = d->b[i].rows * d->b[i].cols, ng = qins_codec_n_groups(&p, d->b[i].rows, d->b[i].cols);
         float *sc = malloc((2 * ng + 1) * sizeof *sc);
         qins_codec_quantize(&p, d->b[i].x, d->b[i].rows, d->b[i].cols, codes + o, sc, sc + ng);

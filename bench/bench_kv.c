@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "util.h"
 #include "config.h"
 #include "eval.h"
 #include "kv_paged.h"
@@ -21,23 +22,20 @@
 #define MAX_V 24
 #define MAX_C 8
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+struct items {
+    char (*v)[128];
+    int n, max;
+};
+static int collect(const char *item, size_t i, void *user) {
+    struct items *it = user;
+    (void)i;
+    if (it->n < it->max) snprintf(it->v[it->n++], 128, "%s", item);
+    return 0;
 }
-
-static double median(double *v, int n) {
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 static int split(const char *s, char items[][128], int max) {
-    int n = 0;
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", s);
-    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t && n < max; t = strtok_r(NULL, ",", &save))
-        snprintf(items[n++], 128, "%s", t);
-    return n;
+    struct items it = {items, 0, max};
+    qins_split_list(s, collect, &it, NULL);
+    return it.n;
 }
 
 int main(int argc, char **argv) {
@@ -125,7 +123,7 @@ int main(int argc, char **argv) {
                     if (qins_kv_view(stores[i], l, stores[i]->n_pos, &kc, &vc) < 0) rc = 1;
                 }
             tv = (qins_time_now() - tv) / n_read;
-            const double med = median(t + (size_t)i * reps + 1, reps - 1);
+            const double med = qins_median_inplace(t + (size_t)i * reps + 1, (size_t)reps - 1);
             if (i == 0) base = med;
             char page[32] = "-";
             if (paged && ps.pages_decoded) snprintf(page, sizeof page, "%.3f", 1e6 * ps.decode_seconds / ps.pages_decoded);

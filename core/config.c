@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "util.h"
 
 // ---- the config object
 
@@ -500,10 +501,9 @@ static int read_all(const char *path, char **out) {
     size_t got;
     while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
         n += got;
-        if (n + 1 == cap) {
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb) free(buf);
-            buf = nb;
+        if (n + 1 == cap && qins_grow(&buf, &cap, cap + 1, 1) < 0) {
+            free(buf);
+            buf = NULL;
         }
     }
     fclose(f);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "util.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "gguf_write.c writes raw little-endian arrays; big-endian hosts are not supported"
@@ -47,14 +48,7 @@ struct qins_gguf_writer {
 
 static int meta_reserve(qins_gguf_writer_t *w, size_t extra) {
     QINS_CHECK(extra <= SIZE_MAX / 2 - w->meta_len, QINS_ERR_NOMEM, "metadata too large");
-    if (w->meta_len + extra <= w->meta_cap) return QINS_OK;
-    size_t cap = w->meta_cap ? w->meta_cap : 4096;
-    while (cap < w->meta_len + extra) cap *= 2;
-    uint8_t *p = realloc(w->meta, cap);
-    QINS_CHECK(p, QINS_ERR_NOMEM, "out of memory growing GGUF metadata to %zu bytes", cap);
-    w->meta = p;
-    w->meta_cap = cap;
-    return QINS_OK;
+    return qins_grow(&w->meta, &w->meta_cap, w->meta_len + extra, 1);
 }
 
 static int meta_put(qins_gguf_writer_t *w, const void *p, size_t n) {
@@ -87,13 +81,7 @@ static int kv_begin(qins_gguf_writer_t *w, const char *key, enum qins_gguf_type 
     QINS_CHECK(w && key && key[0], QINS_ERR_ARG, "empty GGUF key");
     for (uint64_t i = 0; i < w->n_kv; i++)
         QINS_CHECK(strcmp(w->keys[i], key) != 0, QINS_ERR_ARG, "duplicate GGUF key '%s'", key);
-    if (w->n_kv == w->keys_cap) {
-        size_t cap = w->keys_cap ? w->keys_cap * 2 : 32;
-        char **k = realloc(w->keys, cap * sizeof *k);
-        QINS_CHECK(k, QINS_ERR_NOMEM, "out of memory");
-        w->keys = k;
-        w->keys_cap = cap;
-    }
+    QINS_TRY(qins_grow(&w->keys, &w->keys_cap, (size_t)w->n_kv + 1, sizeof *w->keys));
     char *copy = strdup(key);
     QINS_CHECK(copy, QINS_ERR_NOMEM, "out of memory");
     w->keys[w->n_kv++] = copy;
@@ -270,13 +258,7 @@ static int tensor_begin(qins_gguf_writer_t *w, const char *name, int n_dims, con
     QINS_CHECK(nbytes > 0, QINS_ERR_ARG, "tensor '%s': a dimension is 0 or the size overflows", name);
     for (size_t i = 0; i < w->n_tensors; i++)
         QINS_CHECK(strcmp(w->tensors[i].name, name) != 0, QINS_ERR_ARG, "duplicate tensor '%s'", name);
-    if (w->n_tensors == w->tensors_cap) {
-        size_t cap = w->tensors_cap ? w->tensors_cap * 2 : 64;
-        struct wtensor *t = realloc(w->tensors, cap * sizeof *t);
-        QINS_CHECK(t, QINS_ERR_NOMEM, "out of memory");
-        w->tensors = t;
-        w->tensors_cap = cap;
-    }
+    QINS_TRY(qins_grow(&w->tensors, &w->tensors_cap, w->n_tensors + 1, sizeof *w->tensors));
     struct wtensor *t = &w->tensors[w->n_tensors];
     memset(t, 0, sizeof *t);
     t->name = strdup(name);
@@ -337,14 +319,7 @@ static int sink_put(struct sink *s, const void *p, size_t n) {
         QINS_CHECK(fwrite(p, 1, n, s->f) == n, QINS_ERR_IO, "write failed after %llu bytes (disk full?)",
                    (unsigned long long)s->pos);
     } else {
-        if (s->len + n > s->cap) {
-            size_t cap = s->cap ? s->cap : 65536;
-            while (cap < s->len + n) cap *= 2;
-            uint8_t *b = realloc(s->buf, cap);
-            QINS_CHECK(b, QINS_ERR_NOMEM, "out of memory growing GGUF image to %zu bytes", cap);
-            s->buf = b;
-            s->cap = cap;
-        }
+        QINS_TRY(qins_grow(&s->buf, &s->cap, s->len + n, 1));
         memcpy(s->buf + s->len, p, n);
         s->len += n;
     }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "common.h"
+#include "util.h"
 
 #define SPACE_ESC "\xe2\x96\x81" // U+2581 LOWER ONE EIGHTH BLOCK, SentencePiece's space
 #define SPACE_ESC_LEN 3
@@ -266,13 +267,7 @@ struct ids {
 };
 
 static int ids_push(struct ids *o, int32_t id) {
-    if (o->n == o->cap) {
-        size_t cap = o->cap ? o->cap * 2 : 256;
-        int32_t *v = realloc(o->v, cap * sizeof *v);
-        QINS_CHECK(v, QINS_ERR_NOMEM, "out of memory");
-        o->v = v;
-        o->cap = cap;
-    }
+    if (o->n == o->cap) QINS_TRY(qins_grow(&o->v, &o->cap, o->n + 1, sizeof *o->v));
     o->v[o->n++] = id;
     return QINS_OK;
 }
@@ -301,13 +296,7 @@ static bool before(const struct bigram *a, const struct bigram *b) {
 }
 
 static int heap_push(struct heap *h, struct bigram b) {
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 1024;
-        struct bigram *v = realloc(h->v, cap * sizeof *v);
-        QINS_CHECK(v, QINS_ERR_NOMEM, "out of memory");
-        h->v = v;
-        h->cap = cap;
-    }
+    if (h->n == h->cap) QINS_TRY(qins_grow(&h->v, &h->cap, h->n + 1, sizeof *h->v));
     size_t i = h->n++;
     while (i > 0) {
         size_t p = (i - 1) / 2;
@@ -402,13 +391,7 @@ struct fragments {
 };
 
 static int frag_push(struct fragments *f, struct fragment x) {
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 16;
-        struct fragment *v = realloc(f->v, cap * sizeof *v);
-        QINS_CHECK(v, QINS_ERR_NOMEM, "out of memory");
-        f->v = v;
-        f->cap = cap;
-    }
+    if (f->n == f->cap) QINS_TRY(qins_grow(&f->v, &f->cap, f->n + 1, sizeof *f->v));
     f->v[f->n++] = x;
     return QINS_OK;
 }

@@ -8,20 +8,11 @@
 #include "cli.h"
 #include "cli_util.h"
 #include "common.h"
+#include "util.h"
 #include "json_out.h"
 #include "membw.h"
 #include "model.h"
 #include "paths.h"
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 int qins_cli_bench(int argc, char **argv) {
     static const char *const options[] = {"--model", "--threads", "--pp", "--tg", "--reps", NULL},
@@ -98,7 +89,7 @@ int qins_cli_bench(int argc, char **argv) {
             if (qins_forward(m, s, tokens, (int)pp, 0, false) < 0) return 1;
             samples[r] = qins_time_now() - t0;
         }
-        double pp_s = median(samples, (int)reps), pp_tok_s = pp / pp_s, pp_gflops = 2.0 * ((params - out_params) * pp + out_params) / pp_s / 1e9;
+        double pp_s = qins_median_inplace(samples, (size_t)reps), pp_tok_s = pp / pp_s, pp_gflops = 2.0 * ((params - out_params) * pp + out_params) / pp_s / 1e9;
         // generation: tg single-token steps after a BOS, median per-token time over reps runs
         uint64_t bytes0 = m->counters.weight_bytes_read, tok0 = m->counters.tokens;
         for (long r = 0; r < reps; r++) {
@@ -112,7 +103,7 @@ int qins_cli_bench(int argc, char **argv) {
             }
             samples[r] = (qins_time_now() - t0) / tg;
         }
-        double tg_tok_s = 1.0 / median(samples, (int)reps);
+        double tg_tok_s = 1.0 / qins_median_inplace(samples, (size_t)reps);
         double bytes_per_tok = (double)(m->counters.weight_bytes_read - bytes0) / (m->counters.tokens - tok0);
         double bw_limit = read_gbps * 1e9 / bytes_per_tok;
         if (json)
