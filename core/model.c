@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "util.h"
 
 const char *qins_site_name(enum qins_site site) {
     static const char *names[QINS_SITE_COUNT] = {"attn_in", "q", "k", "v", "attn_out", "o", "ffn_in",
@@ -63,12 +64,10 @@ static int tensor_f32(struct qins_model *m, const char *name, int n_dims, const 
     }
     float *copy = qins_alloc_aligned(t->n_elements * sizeof(float));
     QINS_CHECK(copy, QINS_ERR_NOMEM, "%s: out of memory dequantising '%s'", m->path, name);
-    float **owned = realloc(m->owned, (m->n_owned + 1) * sizeof *owned);
-    if (!owned) {
+    if (qins_grow(&m->owned, &m->owned_cap, m->n_owned + 1, sizeof *m->owned) < 0) {
         free(copy);
-        QINS_CHECK(0, QINS_ERR_NOMEM, "out of memory");
+        return QINS_ERR_NOMEM;
     }
-    m->owned = owned;
     m->owned[m->n_owned++] = copy;
     QINS_TRY(qins_gguf_tensor_to_f32(t, copy));
     QINS_TRY(check_finite(m, name, copy, t->n_elements));
@@ -237,7 +236,7 @@ int qins_model_load(const char *path, struct qins_model **out) {
 
 void qins_model_free(struct qins_model *m) {
     if (!m) return;
-    for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
+    for (size_t i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     free(m->layers);
     qins_gguf_free(m->gguf);

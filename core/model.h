@@ -95,7 +95,7 @@ struct qins_model {
     const float *rope_short, *rope_long; // (n_rot/2) LongRoPE factors or NULL
     struct qins_layer *layers;
     float **owned;           // dequantised copies we must free
-    int n_owned;
+    size_t n_owned, owned_cap;
     size_t weight_bytes;     // FP32 bytes of all weights as used by the forward pass
     struct qins_counters counters;
     struct { qins_observer_fn fn; void *user; } observers[QINS_MAX_OBSERVERS];

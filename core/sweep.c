@@ -390,13 +390,9 @@ int qins_series_init(struct qins_series *ps, size_t n) {
 }
 
 double *qins_series_add(struct qins_series *ps, const char *name) {
-    size_t cap = ps->cap;
-    if (qins_grow(&ps->names, &cap, ps->n_series + 1, sizeof *ps->names) < 0) return NULL;
-    if (cap != ps->cap) {
-        double *y = realloc(ps->y, cap * (ps->n ? ps->n : 1) * sizeof *y);
-        if (!y) return NULL;
-        ps->y = y, ps->cap = cap;
-    }
+    if (qins_grow(&ps->names, &ps->cap, ps->n_series + 1, sizeof *ps->names) < 0 ||
+        qins_grow(&ps->y, &ps->y_cap, (ps->n_series + 1) * (ps->n ? ps->n : 1), sizeof *ps->y) < 0)
+        return NULL;
     double *row = ps->y + ps->n_series * ps->n;
     for (size_t i = 0; i < ps->n; i++) row[i] = NAN;
     ps->names[ps->n_series++] = name;

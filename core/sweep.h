@@ -165,7 +165,7 @@ int qins_sweep_summary(struct qins_sweep *s, const char *title, const struct qin
 // Plot series built without hand-written buffers: n points, series added one at a time, each
 // row NaN-filled (gnuplot leaves NaN out), recorded and freed by qins_series_plot.
 struct qins_series {
-    size_t n, n_series, cap;
+    size_t n, n_series, cap, y_cap; // cap: names, y_cap: doubles in y
     double *x;                    // (n)
     double *y;                    // (n_series, n)
     const char **names;           // (n_series) not owned

@@ -13,7 +13,8 @@
 
 static const struct qins_cfg_key phase0_keys[] = {
     {"phase0", "variants", QINS_CFG_LIST, "fp16,bf16", 1, 8, NULL,
-     "weight formats compared with FP32 (codec names: fp16, bf16, int8, qins8, …; per-row scales)", NULL},
+     "weight formats compared with FP32 (codec names: fp16, bf16, int8, qins8, …; per-row scales)",
+     .item_check = qins_check_codec_item},
     {"phase0", "latency_tokens", QINS_CFG_INT, "64", 1, 4096, NULL, "tokens generated per latency repetition", NULL},
     {"phase0", "latency_reps", QINS_CFG_INT, "9", 3, 1000, NULL,
      "latency repetitions per configuration (the first is a warm-up; medians of the rest)", NULL},
@@ -75,10 +76,7 @@ int main(int argc, char **argv) {
                                                              "Perplexity change vs FP32", "variant", "percent",
                                                              .xlabels = names});
     if (st == 0) st = qins_exp_key(&e, "baseline/ppl");
-    for (size_t i = 0; st == 0 && i < s.n; i++) {
-        const char *n = s.v[i].name;
-        st = qins_exp_key(&e, "%s/token_match,%s/ppl_delta_pct,%s/kld_mean,%s/overhead_pct", n, n, n, n);
-    }
+    if (st == 0) st = qins_sweep_keys(&s, "token_match,ppl_delta_pct,kld_mean,overhead_pct", true);
     const struct qins_sweep_column cols[] = {{"token match", "token_match", "%12.4f"},
                                              {"ppl delta %", "ppl_delta_pct", "%+12.4f"},
                                              {"kld mean", "kld_mean", "%12.3g"},
