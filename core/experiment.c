@@ -248,20 +248,20 @@ int qins_exp_metricf(struct qins_exp *e, double value, const char *unit, const c
     char name[256];
     va_list ap;
     va_start(ap, fmt);
-    const int n = vsnprintf(name, sizeof name, fmt, ap);
+    const int st = qins_vformat(name, sizeof name, fmt, ap);
     va_end(ap);
-    QINS_CHECK(n >= 0 && (size_t)n < sizeof name, QINS_ERR_RANGE, "metric name '%.60s...' too long", name);
-    return qins_run_metric(e->run, name, value, unit);
+    return st < 0 ? st : qins_run_metric(e->run, name, value, unit);
 }
 
 int qins_exp_key(struct qins_exp *e, const char *fmt, ...) {
     char name[256];
     va_list ap;
     va_start(ap, fmt);
-    const int n = vsnprintf(name, sizeof name, fmt, ap);
+    const int st = qins_vformat(name, sizeof name, fmt, ap);
     va_end(ap);
-    QINS_CHECK(n >= 0 && (size_t)n < sizeof name, QINS_ERR_RANGE, "key metric '%.60s...' too long", name);
-    QINS_TRY(qins_grow(&e->keys, &e->keys_cap, e->keys_len + (size_t)n + 2, 1));
+    QINS_TRY(st);
+    const size_t n = strlen(name);
+    QINS_TRY(qins_grow(&e->keys, &e->keys_cap, e->keys_len + n + 2, 1));
     e->keys_len += (size_t)sprintf(e->keys + e->keys_len, "%s%s", e->keys_len ? "," : "", name);
     return 0;
 }

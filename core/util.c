@@ -123,11 +123,16 @@ int qins_mkdir_p(const char *dir) {
     return 0;
 }
 
+int qins_vformat(char *out, size_t cap, const char *fmt, va_list ap) {
+    const int n = vsnprintf(out, cap, fmt, ap);
+    QINS_CHECK(n >= 0 && (size_t)n < cap, QINS_ERR_RANGE, "text '%.40s...' longer than %zu bytes", out, cap - 1);
+    return 0;
+}
+
 int qins_format(char *out, size_t cap, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    const int n = vsnprintf(out, cap, fmt, ap);
+    const int st = qins_vformat(out, cap, fmt, ap);
     va_end(ap);
-    QINS_CHECK(n >= 0 && (size_t)n < cap, QINS_ERR_RANGE, "text '%.40s...' longer than %zu bytes", out, cap - 1);
-    return 0;
+    return st;
 }

@@ -4,6 +4,7 @@
 // (QINS_ERR_NOMEM, QINS_ERR_IO) with one log line; the splitter returns the callback's status.
 #pragma once
 #include <stdbool.h>
+#include <stdarg.h>
 #include <stddef.h>
 
 // Grows *p (elem bytes per item, *cap items) so that it holds at least need items, doubling
@@ -48,3 +49,5 @@ int qins_mkdir_p(const char *dir);
 // snprintf into out that reports truncation: returns 0, or QINS_ERR_RANGE (logged) when the
 // text did not fit in cap bytes.
 int qins_format(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+// The same with a va_list (for printf-style wrappers).
+int qins_vformat(char *out, size_t cap, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
