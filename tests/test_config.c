@@ -341,7 +341,7 @@ Test(config, a_table_listed_twice_counts_once) {
     free(doc);
 }
 
-Test(config, phase1_help_config_prints_each_section_once) {
+Test(config, phase1_help_config_prints_each_section_and_key_once) {
     static char out[1 << 17];
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "'%s/qins-phase1' --help-config", QINS_TEST_BIN_DIR);
@@ -364,5 +364,25 @@ Test(config, phase1_help_config_prints_each_section_once) {
         line = nl ? nl + 1 : line + len;
     }
     cr_assert_geq(n_headers, 2, "[run] and [phase1] at least:\n%s", out);
+    // the bug this guards: [run]'s keys printed twice under one header
+    static char seen[256][96];
+    size_t n_seen = 0;
+    char section[64] = "";
+    for (const char *line = out; *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        const char *eq = memchr(line, '=', len);
+        if (len > 2 && line[0] == '[' && line[len - 1] == ']') {
+            snprintf(section, sizeof section, "%.*s", (int)len, line);
+        } else if (len && line[0] != ';' && eq) {
+            char name[96];
+            snprintf(name, sizeof name, "%s %.*s", section, (int)(eq - line), line);
+            for (size_t i = 0; i < n_seen; i++) cr_assert_str_neq(seen[i], name, "key %s printed twice:\n%s", name, out);
+            cr_assert_lt(n_seen, 256);
+            snprintf(seen[n_seen++], sizeof seen[0], "%s", name);
+        }
+        line = nl ? nl + 1 : line + len;
+    }
+    cr_assert_geq(n_seen, 13, "every [run] key is printed: %zu", n_seen);
     cr_assert(strstr(out, "[run]\n") && strstr(out, "[phase1]\n"), "%s", out);
 }
