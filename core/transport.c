@@ -109,6 +109,15 @@ int qins_op_point_parse(const char *s, enum qins_op_point *out) {
     return QINS_ERR_ARG;
 }
 
+int qins_transport_encoding_parse(const char *s, int *bits) {
+    if (!strcmp(s, "float")) return *bits = 0, 0;
+    char *end;
+    long k = s[0] == 'k' ? strtol(s + 1, &end, 10) : -1;
+    if (k < 2 || k > QINS_CODEC_MAX_BITS || *end) return QINS_ERR_ARG;
+    *bits = (int)k;
+    return 0;
+}
+
 int qins_transport_params_validate(const struct qins_transport_params *p) {
     QINS_CHECK((unsigned)p->kind < QINS_TRANSPORT_COUNT, QINS_ERR_ARG, "transport kind %d", (int)p->kind);
     QINS_CHECK((unsigned)p->op < QINS_OP_COUNT, QINS_ERR_ARG, "operating point %d", (int)p->op);

@@ -79,6 +79,9 @@ int qins_transport_kind_parse(const char *s, enum qins_transport_kind *out);
 const char *qins_op_point_name(enum qins_op_point op);
 // Parses an operating point name. Returns 0 or QINS_ERR_ARG.
 int qins_op_point_parse(const char *s, enum qins_op_point *out);
+// Parses an input encoding: "float" (E(x) in FP64, *bits = 0) or "kN" (N-bit QINS codes,
+// N = 2..QINS_CODEC_MAX_BITS). Quiet (the caller words the error). Returns 0 or QINS_ERR_ARG.
+int qins_transport_encoding_parse(const char *s, int *bits);
 // Checks the parameters. Returns 0 or QINS_ERR_ARG with a message.
 int qins_transport_params_validate(const struct qins_transport_params *p);
 
