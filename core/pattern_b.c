@@ -29,6 +29,7 @@ int qins_pb_slot_parse(const char *name, struct qins_pb_slot *out) {
 int qins_pb_init(struct qins_pb *pb, struct qins_model *m, const char *slot, const struct qins_calib_text *t) {
     memset(pb, 0, sizeof *pb);
     pb->m = m, pb->text = t, pb->L = m->hp.n_layer;
+    qins_codec_params_default(&pb->pa);
     QINS_TRY(qins_pb_slot_parse(slot, &pb->slot));
     QINS_CHECK(pb->L <= QINS_PB_MAX_LAYERS, QINS_ERR_UNSUPPORTED, "Pattern B selects layers with a 64-bit mask; the model has %d",
                pb->L);
@@ -216,6 +217,62 @@ int qins_pb_variant_arrays(qins_run_t *run, const struct qins_pb *pb, const stru
     return qins_run_array(run, path, QINS_DT_F64, pv->err_inmodel, (size_t)pb->L, 0);
 }
 
+// ---- the sweep's ops
+
+static int op_install(struct qins_sweep *s, struct qins_variant *v) {
+    struct qins_pb *pb = s->ops.user;
+    struct qins_pb_variant *pv = v->data;
+    if (pv->kind == QINS_PB_TRANSPORT) return qins_pb_variant_install(pb, pv);
+    for (int l = 0; pv->kind == QINS_PB_PATTERN_A && l < pb->L; l++)
+        if (pv->mask >> l & 1) QINS_TRY(qins_slot_set_codec(qins_pb_linear(pb, l), &pb->pa));
+    return 0;
+}
+
+static int op_activate(struct qins_sweep *s, struct qins_variant *v) {
+    struct qins_pb_variant *pv = v->data;
+    return pv->kind == QINS_PB_TRANSPORT ? qins_pb_variant_activate(s->ops.user, pv) : op_install(s, v);
+}
+
+static int op_measure(struct qins_sweep *s, struct qins_variant *v) {
+    if (((struct qins_pb_variant *)v->data)->transport) qins_pb_variant_slot_figures(s->ops.user, v->data);
+    return qins_pb_variant_inmodel(s->ops.user, v->data);
+}
+
+int qins_pb_record_extras(struct qins_sweep *s, const struct qins_variant *v, const char *name) {
+    static const char *const kinds[] = {NULL, "pattern_a", "kv_only"};
+    const struct qins_pb *pb = s->ops.user;
+    const struct qins_pb_variant *pv = v->data;
+    qins_run_t *run = s->e->run;
+    char path[200];
+    QINS_TRY(qins_pb_variant_arrays(run, pb, pv, pb->group, name));
+    QINS_TRY(qins_format(path, sizeof path, "%s/%s", pb->group, name));
+    QINS_TRY(qins_run_attr_str(run, path, "scope", pb->scope_names[pv->scope]));
+    QINS_TRY(qins_run_attr_str(run, path, "kind", pv->transport ? qins_transport_kind_name(pv->p.kind) : kinds[pv->kind]));
+    QINS_TRY(qins_run_attr_str(run, path, "encoding", pv->enc ? pv->enc : "-"));
+    QINS_TRY(qins_run_attr_int(run, path, "kv_codec", v->has_kv));
+    return v->failed ? qins_run_attr_str(run, path, "failed_status", qins_status_str(v->failed_status)) : 0;
+}
+
+static int op_record(struct qins_sweep *s, struct qins_variant *v) {
+    struct qins_pb_variant *pv = v->data;
+    if (pv->transport) qins_pb_variant_slot_figures(s->ops.user, pv); // also after a blow-up
+    qins_pb_variant_nonfinite(pv, v);
+    QINS_TRY(qins_pb_variant_metrics(s, s->ops.user, v));
+    qins_pb_variant_free(pv); // transports are computed again, once, for latency
+    return qins_pb_record_extras(s, v, v->name);
+}
+
+static void op_reset(struct qins_sweep *s) { qins_pb_reset(s->ops.user); }
+
+struct qins_sweep_ops qins_pb_sweep_ops(struct qins_pb *pb) {
+    return (struct qins_sweep_ops){op_install, op_measure, op_record, op_activate, op_reset, pb};
+}
+
+bool qins_pb_in_scope(const struct qins_variant *v, void *scope) {
+    const struct qins_pb_variant *pv = v->data;
+    return pv->transport && !v->has_kv && pv->scope == *(int *)scope;
+}
+
 // ---- building the sweep
 
 struct qins_pb_variant *qins_pb_sweep_add(struct qins_sweep *s, const char *name, const char *kv_text, int kind, int scope,
@@ -310,7 +367,7 @@ static const struct qins_variant *grid_variant(const struct qins_sweep *s, const
     return i < 0 ? NULL : &s->v[i];
 }
 
-int qins_pb_plot_sweep(const struct qins_sweep *s, const struct qins_pb_grid *g, const char *scope, const char *what,
+static int plot_metric(const struct qins_sweep *s, const struct qins_pb_grid *g, const char *scope, const char *what,
                        struct qins_plot p) {
     struct qins_series ps;
     QINS_TRY(qins_series_init(&ps, g->n_al));
@@ -330,9 +387,26 @@ int qins_pb_plot_sweep(const struct qins_sweep *s, const struct qins_pb_grid *g,
     return qins_series_plot(&ps, s->e->run, p);
 }
 
-int qins_pb_plot_layers(const struct qins_sweep *s, const struct qins_pb_grid *g, const char *scope, double alpha,
-                        const char *enc, const char *name_layers, const char *title_layers, const char *name_hist,
-                        const char *title_hist) {
+int qins_pb_plot_sweep(const struct qins_sweep *s, const struct qins_pb_grid *g, const char *scope, const char *prefix) {
+    char name[2][96], title[2][160];
+    QINS_TRY(qins_format(name[0], sizeof name[0], "%s_rel_error_%s", prefix, scope));
+    QINS_TRY(qins_format(name[1], sizeof name[1], "%s_token_match_%s", prefix, scope));
+    snprintf(title[0], sizeof title[0], "Scope %s: held-out relative error of the slot's output (worst layer)", scope);
+    snprintf(title[1], sizeof title[1], "Greedy token match vs FP32, scope %s transported", scope);
+    QINS_TRY(plot_metric(s, g, scope, "rel_error",
+                         (struct qins_plot){name[0], .title = title[0], .ylabel = "relative L2 error", .logy = true}));
+    return plot_metric(s, g, scope, "token_match",
+                       (struct qins_plot){name[1], .title = title[1], .ylabel = "fraction of tokens"});
+}
+
+int qins_pb_plot_layers(const struct qins_sweep *s, const struct qins_pb_grid *g, const char *scope,
+                        const struct qins_pb_variant *b, const char *name_layers, const char *name_hist) {
+    const double alpha = b->p.alpha;
+    const char *enc = b->enc;
+    char title_layers[160], title_hist[160];
+    snprintf(title_layers, sizeof title_layers, "Scope %s transported (alpha %g, %s): error per layer inside the model",
+             scope, alpha, enc);
+    snprintf(title_hist, sizeof title_hist, "|W'| over the scope's layers (alpha %g, %s); bins of half a decade", alpha, enc);
     const struct qins_pb_variant *pv[QINS_TRANSPORT_COUNT];
     size_t n = 0;
     for (size_t t = 0; t < g->n_tr && n < QINS_TRANSPORT_COUNT; t++) {
@@ -355,7 +429,7 @@ int qins_pb_plot_layers(const struct qins_sweep *s, const struct qins_pb_grid *g
     if (st == 0)
         st = qins_series_plot(&lay, s->e->run,
                               (struct qins_plot){name_layers, QINS_PLOT_LINES, title_layers, "layer",
-                                                 "relative L2 error of V", .logy = true});
+                                                 "relative L2 error of the output", .logy = true});
     if (st == 0)
         st = qins_series_plot(&hist, s->e->run,
                               (struct qins_plot){name_hist, QINS_PLOT_HISTOGRAM, title_hist,
@@ -364,8 +438,12 @@ int qins_pb_plot_layers(const struct qins_sweep *s, const struct qins_pb_grid *g
     return st;
 }
 
-int qins_pb_plot_scatter(const struct qins_pb *pb, qins_run_t *run, int l, const struct qins_transport_params *bp,
-                         int64_t points, const char *name, const char *title) {
+int qins_pb_plot_scatter(const struct qins_pb *pb, qins_run_t *run, int l, const struct qins_pb_variant *b,
+                         int64_t points, const char *name) {
+    const struct qins_transport_params *bp = &b->p;
+    char title[160];
+    snprintf(title, sizeof title, "Layer %d %s, held-out rows (alpha %g, %s): encoded target vs transported", l,
+             pb->slot.name, bp->alpha, b->enc);
     const struct qins_linear *lin = qins_pb_linear(pb, l);
     const struct qins_calib_stats *in = qins_calib_get(&pb->calib, l, pb->slot.in_site);
     int64_t rows = (points + lin->n_out - 1) / lin->n_out;

@@ -31,6 +31,9 @@ struct qins_pb {
     const struct qins_calib_text *text;
     struct qins_calib calib;        // FP32 model: fit + held-out rows of the slot's input and output
     struct qins_calib ref;          // FP32 model: the output site over the held-out windows, in order
+    struct qins_codec_params pa;    // Pattern A references: the slot's codec at rest (per row)
+    const char *group;              // run group of the per-variant arrays, e.g. "/phase2"
+    const char *const *scope_names; // the phase's scope names (attribute "scope")
 };
 // Captures, with m as it is (FP32), the slot's calibration (every layer) and the held-out
 // reference. Returns 0 or < 0.
@@ -95,9 +98,18 @@ struct qins_pb_grid {
     size_t n_tr, n_al, n_en;
 };
 
-// ---- building a sweep of Pattern B variants (kind QINS_PB_TRANSPORT; other kinds are the
-// phase's references, which change nothing through Pattern B)
-enum { QINS_PB_TRANSPORT = 0 };
+// ---- building a sweep of Pattern B variants: transports; Pattern A references (the slot of
+// the masked layers holding pb->pa at rest); the KV codec alone (no slot changed)
+enum { QINS_PB_TRANSPORT = 0, QINS_PB_PATTERN_A, QINS_PB_KV_ONLY };
+// The sweep's ops for these variants (user = pb): install, measure (slot figures, in-model
+// error), record (nonfinite_count, metrics, qins_pb_record_extras), activate (cached
+// transports), reset. Returns them.
+struct qins_sweep_ops qins_pb_sweep_ops(struct qins_pb *pb);
+// Writes v's arrays and the attributes scope, kind, encoding, kv_codec (failed_status) at
+// <group>/<name> (name: v's own, or e.g. best_full). Returns 0 or < 0.
+int qins_pb_record_extras(struct qins_sweep *s, const struct qins_variant *v, const char *name);
+// An eligible() filter for qins_sweep_best: transport variants with FP32 KV of scope *(int *)scope.
+bool qins_pb_in_scope(const struct qins_variant *v, void *scope);
 // Appends a variant (kv_text NULL = FP32 cache) with a fresh struct qins_pb_variant as its data
 // (figures NaN; the phase frees it with qins_pb_variant_free + free). Returns it or NULL.
 struct qins_pb_variant *qins_pb_sweep_add(struct qins_sweep *s, const char *name, const char *kv_text, int kind, int scope,
@@ -124,16 +136,14 @@ int qins_pb_decode_counts(struct qins_pb *pb, const struct qins_codec_params *pa
 // ---- plots over the grid (variant names from qins_pb_variant_name)
 // Writes "<scope>_<transport>_a<alpha %g>_<encoding>". Returns 0 or QINS_ERR_RANGE.
 int qins_pb_variant_name(char *out, size_t cap, const char *scope, const char *tr, double alpha, const char *enc);
-// Metric what of the scope's variants against alpha, one series per transport x encoding
-// (p: name, title, ylabel, logy). Returns 0 or < 0.
-int qins_pb_plot_sweep(const struct qins_sweep *s, const struct qins_pb_grid *g, const char *scope, const char *what,
-                       struct qins_plot p);
+// <prefix>_rel_error_<scope> and <prefix>_token_match_<scope>: those metrics of the scope's
+// variants against alpha, one series per transport x encoding. Returns 0 or < 0.
+int qins_pb_plot_sweep(const struct qins_sweep *s, const struct qins_pb_grid *g, const char *scope, const char *prefix);
 // Per-layer in-model error (LINES, name_layers) and the pooled |W'| histogram (name_hist) of each
-// transport of the grid at one alpha and encoding. Returns 0 or < 0.
-int qins_pb_plot_layers(const struct qins_sweep *s, const struct qins_pb_grid *g, const char *scope, double alpha,
-                        const char *enc, const char *name_layers, const char *title_layers, const char *name_hist,
-                        const char *title_hist);
+// transport of the grid at b's alpha and encoding. Returns 0 or < 0.
+int qins_pb_plot_layers(const struct qins_sweep *s, const struct qins_pb_grid *g, const char *scope,
+                        const struct qins_pb_variant *b, const char *name_layers, const char *name_hist);
 // Scatter of E(W x) against W' E(x) + b' on layer l's held-out rows (about points points, rows
-// spread evenly), every transport kind at p's other settings, and the ideal y = x. Returns 0 or < 0.
-int qins_pb_plot_scatter(const struct qins_pb *pb, qins_run_t *run, int l, const struct qins_transport_params *p,
-                         int64_t points, const char *name, const char *title);
+// spread evenly), every transport kind at b's other settings, and the ideal y = x. Returns 0 or < 0.
+int qins_pb_plot_scatter(const struct qins_pb *pb, qins_run_t *run, int l, const struct qins_pb_variant *b,
+                         int64_t points, const char *name);

@@ -12,7 +12,6 @@
 #include "codec.h"
 #include "experiment.h"
 #include "pattern_b.h"
-#include "slots.h"
 #include "sweep.h"
 
 // The selection rule, recorded in the run and quoted by gates/gates.txt.
@@ -82,71 +81,13 @@ static const struct qins_cfg_key phase2_keys[] = {
 
 enum { SCOPE_LAYER0 = 0, SCOPE_FULL = 1 };
 static const char *const scope_names[2] = {"layer0", "full"};
-enum { V_TRANSPORT = QINS_PB_TRANSPORT, V_PATTERN_A, V_KV_ONLY };
-static const char *const kind_names[3] = {NULL, "pattern_a", "kv_only"};
-
-struct phase2 {
-    struct qins_pb pb;                   // v_proj: calibration, FP32 reference, installation
-    uint64_t mask[2];                    // layers of each scope
-    struct qins_codec_params pa_codec;
-};
-
-static int install(struct qins_sweep *s, struct qins_variant *v) {
-    struct phase2 *P = s->ops.user;
-    struct qins_pb_variant *pv = v->data;
-    if (pv->kind == V_TRANSPORT) return qins_pb_variant_install(&P->pb, pv);
-    for (int l = 0; pv->kind == V_PATTERN_A && l < P->pb.L; l++)
-        if (pv->mask >> l & 1) QINS_TRY(qins_slot_set_codec(qins_pb_linear(&P->pb, l), &P->pa_codec));
-    return 0;
-}
-
-static int activate(struct qins_sweep *s, struct qins_variant *v) {
-    struct qins_pb_variant *pv = v->data;
-    return pv->kind == V_TRANSPORT ? qins_pb_variant_activate(&((struct phase2 *)s->ops.user)->pb, pv) : install(s, v);
-}
-
-static int measure(struct qins_sweep *s, struct qins_variant *v) {
-    struct phase2 *P = s->ops.user;
-    if (((struct qins_pb_variant *)v->data)->transport) qins_pb_variant_slot_figures(&P->pb, v->data);
-    return qins_pb_variant_inmodel(&P->pb, v->data);
-}
-
-// The arrays and attributes of v at /phase2/<name> (name: v's own or best_<scope>).
-static int record_extras(struct qins_sweep *s, const struct qins_variant *v, const char *name) {
-    const struct qins_pb_variant *pv = v->data;
-    qins_run_t *run = s->e->run;
-    char path[200];
-    QINS_TRY(qins_pb_variant_arrays(run, &((struct phase2 *)s->ops.user)->pb, pv, "/phase2", name));
-    QINS_TRY(qins_format(path, sizeof path, "/phase2/%s", name));
-    QINS_TRY(qins_run_attr_str(run, path, "scope", scope_names[pv->scope]));
-    QINS_TRY(qins_run_attr_str(run, path, "kind", pv->transport ? qins_transport_kind_name(pv->p.kind) : kind_names[pv->kind]));
-    QINS_TRY(qins_run_attr_str(run, path, "encoding", pv->enc ? pv->enc : "-"));
-    QINS_TRY(qins_run_attr_int(run, path, "kv_codec", v->has_kv));
-    return v->failed ? qins_run_attr_str(run, path, "failed_status", qins_status_str(v->failed_status)) : 0;
-}
-
-static int record(struct qins_sweep *s, struct qins_variant *v) {
-    struct qins_pb_variant *pv = v->data;
-    if (pv->transport) qins_pb_variant_slot_figures(&((struct phase2 *)s->ops.user)->pb, pv); // also after a blow-up
-    qins_pb_variant_nonfinite(pv, v);
-    QINS_TRY(qins_pb_variant_metrics(s, &((struct phase2 *)s->ops.user)->pb, v));
-    qins_pb_variant_free(pv); // transports are computed again, once, for latency
-    return record_extras(s, v, v->name);
-}
-
-static void reset(struct qins_sweep *s) { qins_pb_reset(&((struct phase2 *)s->ops.user)->pb); }
-
-static bool in_scope(const struct qins_variant *v, void *scope) {
-    const struct qins_pb_variant *pv = v->data;
-    return pv->transport && !v->has_kv && pv->scope == *(int *)scope;
-}
 
 // ---- decode operations per token: Pattern A on every slot, then the scope's v_proj on Pattern B
 
-static int decode_accounting(struct phase2 *P, struct qins_exp *e, int scope, const struct qins_pb_variant *best,
+static int decode_accounting(struct qins_pb *pb, struct qins_exp *e, int scope, const struct qins_pb_variant *best,
                              const char *name) {
     struct qins_pb_decodes a, b;
-    QINS_TRY(qins_pb_decode_counts(&P->pb, &P->pa_codec, &best->p, P->mask[scope], &a, &b));
+    QINS_TRY(qins_pb_decode_counts(pb, &pb->pa, &best->p, best->mask, &a, &b));
     // Phi-3.5-mini from shapes: every layer (full) or one layer (layer0) on the V path.
     struct qins_hparams phi;
     qins_hparams_phi35_mini(&phi);
@@ -179,23 +120,26 @@ int main(int argc, char **argv) {
     const struct qins_cfg_key *tables[] = {phase2_keys, NULL};
     int st = qins_exp_open(&e, 2, argc, argv, tables);
     if (st == 1) return 0;
-    struct phase2 P = {0};
+    struct qins_pb pb = {0};
+    struct qins_codec_params pa;
+    uint64_t mask[2] = {0};
     struct qins_calib_text text = {0};
     struct qins_transport_params base_p;
     struct qins_pb_grid g;
     struct qins_sweep s;
-    qins_sweep_init(&s, &e, &(struct qins_sweep_ops){install, measure, record, activate, reset, &P});
+    qins_sweep_init(&s, &e, &(struct qins_sweep_ops){0});
     const char *kv_text = st < 0 ? "none" : qins_config_str(e.cfg, "phase2", "kv");
     const bool have_kv = strcmp(kv_text, "none") != 0;
-    if (st == 0) st = qins_pb_params_config(e.cfg, "phase2", &base_p, &P.pa_codec, &g);
+    if (st == 0) st = qins_pb_params_config(e.cfg, "phase2", &base_p, &pa, &g);
     if (st == 0) st = qins_run_attr_str(e.run, "/phase2", "best_rule", best_rule.text);
     if (st == 0) st = qins_run_attr_str(e.run, "/phase2", "kv_spec", kv_text);
     if (st == 0)
         st = qins_calib_text_init(&text, &e, qins_config_int(e.cfg, "phase2", "calib_tokens"),
                                   qins_config_int(e.cfg, "phase2", "heldout_tokens"), "[phase2] calib_tokens / heldout_tokens");
-    if (st == 0) st = qins_pb_init(&P.pb, e.model, "attn_v", &text);
+    if (st == 0) st = qins_pb_init(&pb, e.model, "attn_v", &text);
+    pb.pa = pa, pb.group = "/phase2", pb.scope_names = scope_names, s.ops = qins_pb_sweep_ops(&pb);
     if (st == 0) st = qins_calib_text_record(&text, e.run, "/phase2");
-    P.mask[SCOPE_LAYER0] = 1, P.mask[SCOPE_FULL] = P.pb.L == 64 ? ~0ull : (1ull << P.pb.L) - 1;
+    mask[SCOPE_LAYER0] = 1, mask[SCOPE_FULL] = pb.L == 64 ? ~0ull : (1ull << pb.L) - 1;
     // the variant table: the sweep (FP32 KV) and Pattern A per scope, the KV codec alone
     const char *const *sc = NULL;
     const size_t n_sc = st < 0 ? 0 : qins_config_list(e.cfg, "phase2", "scopes", &sc);
@@ -204,11 +148,11 @@ int main(int argc, char **argv) {
     char name[QINS_VARIANT_NAME];
     for (int sco = 0; sco < 2 && st == 0; sco++) {
         if (!on[sco]) continue;
-        st = qins_pb_sweep_add_grid(&s, &g, &base_p, scope_names[sco], sco, P.mask[sco]);
+        st = qins_pb_sweep_add_grid(&s, &g, &base_p, scope_names[sco], sco, mask[sco]);
         snprintf(name, sizeof name, "patternA_%s", scope_names[sco]);
-        if (st == 0 && !qins_pb_sweep_add(&s, name, NULL, V_PATTERN_A, sco, P.mask[sco])) st = QINS_ERR_NOMEM;
+        if (st == 0 && !qins_pb_sweep_add(&s, name, NULL, QINS_PB_PATTERN_A, sco, mask[sco])) st = QINS_ERR_NOMEM;
     }
-    if (st == 0 && have_kv && !qins_pb_sweep_add(&s, "kv_only", kv_text, V_KV_ONLY, SCOPE_FULL, 0)) st = QINS_ERR_NOMEM;
+    if (st == 0 && have_kv && !qins_pb_sweep_add(&s, "kv_only", kv_text, QINS_PB_KV_ONLY, SCOPE_FULL, 0)) st = QINS_ERR_NOMEM;
     const size_t n_sweep = s.n;
     const bool kv_all = st == 0 && !strcmp(qins_config_str(e.cfg, "phase2", "kv_variants"), "all");
     if (st == 0) printf("phase 2: %zu variants with FP32 KV, then the KV codec %s on %s\n", s.n, kv_text,
@@ -218,13 +162,13 @@ int main(int argc, char **argv) {
     // the best of each scope by the rule, then the KV codec combined with it (or with every one)
     int best[2] = {-1, -1}, best_kv[2] = {-1, -1}, scope_id[2] = {SCOPE_LAYER0, SCOPE_FULL};
     for (int sco = 0; sco < 2 && st == 0; sco++)
-        if (on[sco] && (best[sco] = qins_sweep_best(&s, &best_rule, in_scope, &scope_id[sco])) < 0)
+        if (on[sco] && (best[sco] = qins_sweep_best(&s, &best_rule, qins_pb_in_scope, &scope_id[sco])) < 0)
             printf("scope %s: no variant completed; best_%s is not recorded\n", scope_names[sco], scope_names[sco]);
     for (size_t i = 0; have_kv && i < n_sweep && st == 0; i++) {
         const struct qins_pb_variant *src = s.v[i].data;
         if (!src->transport || (!kv_all && (int)i != best[0] && (int)i != best[1])) continue;
         snprintf(name, sizeof name, "%.60s+kv", s.v[i].name);
-        struct qins_pb_variant *pv = qins_pb_sweep_add(&s, name, kv_text, V_TRANSPORT, src->scope, src->mask);
+        struct qins_pb_variant *pv = qins_pb_sweep_add(&s, name, kv_text, QINS_PB_TRANSPORT, src->scope, src->mask);
         if (!pv) st = QINS_ERR_NOMEM;
         else pv->p = src->p, pv->enc = src->enc; // src is still valid: the data are not moved
         if (st == 0 && (int)i == best[src->scope]) best_kv[src->scope] = (int)s.n - 1;
@@ -240,14 +184,14 @@ int main(int argc, char **argv) {
         snprintf(bname[sco], sizeof bname[sco], "best_%s", scope_names[sco]);
         printf("best %s variant: %s (token match %.4f, KLD %.6f)\n", scope_names[sco], b->name, b->q.token_match, b->q.kld_mean);
         st = qins_sweep_record_as(&s, b, bname[sco]);
-        if (st == 0) st = record_extras(&s, b, bname[sco]);
+        if (st == 0) st = qins_pb_record_extras(&s, b, bname[sco]);
         if (st == 0) st = qins_run_attr_str(e.run, "/phase2", bname[sco], b->name);
-        if (st == 0) st = decode_accounting(&P, &e, sco, b->data, bname[sco]);
+        if (st == 0) st = decode_accounting(&pb, &e, sco, b->data, bname[sco]);
         lat[n_lat] = best[sco], lat_names[n_lat++] = bname[sco];
         if (st == 0 && best_kv[sco] >= 0) {
             snprintf(bkname[sco], sizeof bkname[sco], "best_%s+kv", scope_names[sco]);
             st = qins_sweep_record_as(&s, &s.v[best_kv[sco]], bkname[sco]);
-            if (st == 0) st = record_extras(&s, &s.v[best_kv[sco]], bkname[sco]);
+            if (st == 0) st = qins_pb_record_extras(&s, &s.v[best_kv[sco]], bkname[sco]);
             if (st == 0) st = qins_run_attr_str(e.run, "/phase2", bkname[sco], s.v[best_kv[sco]].name);
             lat[n_lat] = best_kv[sco], lat_names[n_lat++] = bkname[sco];
         }
@@ -256,36 +200,19 @@ int main(int argc, char **argv) {
     if (st == 0)
         st = qins_sweep_latency_as(&s, lat, lat_names, (size_t)n_lat, (int)qins_config_int(e.cfg, "phase2", "latency_tokens"),
                                    (int)qins_config_int(e.cfg, "phase2", "latency_reps"), NULL, "[phase2] latency_tokens", NULL);
-    // plots: sweep against alpha per scope; per-layer error, |W'| and the layer-0 scatter at the best's settings
+    // plots: the sweep against alpha per scope; per-layer error, |W'| and layer 0's scatter at the best's settings
     for (int sco = 0; sco < 2 && st == 0; sco++) {
-        if (best[sco] < 0) continue;
-        const struct qins_pb_variant *b = s.v[best[sco]].data;
-        char t[4][160];
-        snprintf(t[0], sizeof t[0], "%s: held-out V relative error", sco ? "All layers (worst layer)" : "Layer-0 v_proj");
-        snprintf(t[1], sizeof t[1], "Greedy token match vs FP32, %s transported", sco ? "all layers" : "layer 0");
-        snprintf(bname[sco], sizeof bname[sco], "phase2_rel_error_%s", scope_names[sco]);
-        snprintf(bkname[sco], sizeof bkname[sco], "phase2_token_match_%s", scope_names[sco]);
-        st = qins_pb_plot_sweep(&s, &g, scope_names[sco], "rel_error",
-                                (struct qins_plot){bname[sco], .title = t[0], .ylabel = "relative L2 error", .logy = true});
-        if (st == 0)
-            st = qins_pb_plot_sweep(&s, &g, scope_names[sco], "token_match",
-                                    (struct qins_plot){bkname[sco], .title = t[1], .ylabel = "fraction of tokens"});
-        snprintf(t[2], sizeof t[2], "All layers transported (alpha %g, %s): V error per layer inside the model", b->p.alpha, b->enc);
-        snprintf(t[3], sizeof t[3], "|W'| over all layers (alpha %g, %s); bins of half a decade", b->p.alpha, b->enc);
-        if (st == 0 && sco == SCOPE_FULL)
-            st = qins_pb_plot_layers(&s, &g, "full", b->p.alpha, b->enc, "phase2_layer_error", t[2], "phase2_w_hist", t[3]);
-        snprintf(t[2], sizeof t[2], "Layer 0 v_proj, held-out rows (alpha %g, %s): encoded target vs transported", b->p.alpha, b->enc);
-        if (st == 0 && sco == SCOPE_LAYER0)
-            st = qins_pb_plot_scatter(&P.pb, e.run, 0, &b->p, qins_config_int(e.cfg, "phase2", "scatter_points"),
-                                      "phase2_scatter_layer0", t[2]);
+        const struct qins_pb_variant *b = best[sco] < 0 ? NULL : s.v[best[sco]].data;
+        if (b) st = qins_pb_plot_sweep(&s, &g, scope_names[sco], "phase2");
+        if (b && st == 0 && sco == SCOPE_FULL) st = qins_pb_plot_layers(&s, &g, "full", b, "phase2_layer_error", "phase2_w_hist");
+        if (b && st == 0 && sco == SCOPE_LAYER0)
+            st = qins_pb_plot_scatter(&pb, e.run, 0, b, qins_config_int(e.cfg, "phase2", "scatter_points"), "phase2_scatter_layer0");
     }
     if (st == 0) st = qins_exp_key(&e, "baseline/ppl");
-    for (int sco = 0; sco < 2 && st == 0; sco++) {
-        const char *n = scope_names[sco];
+    for (int sco = 0; sco < 2 && st == 0; sco++)
         if (best[sco] >= 0)
-            st = qins_exp_key(&e, "best_%s/token_match,best_%s/ppl_delta_pct,best_%s/rel_error,best_%s/nonfinite_count,"
-                              "best_%s/kld_mean", n, n, n, n, n);
-    }
+            st = qins_exp_key(&e, "%s/token_match,%s/ppl_delta_pct,%s/rel_error,%s/nonfinite_count,%s/kld_mean", bname[sco],
+                              bname[sco], bname[sco], bname[sco], bname[sco]);
     if (st == 0 && best[SCOPE_FULL] >= 0)
         st = qins_exp_key(&e, "best_full/decode_ops_reduction_pct,best_full/decoded_elems_reduction_pct");
     if (st == 0) st = qins_exp_key(&e, "patternA_full/token_match,kv_only/token_match");
@@ -294,10 +221,10 @@ int main(int argc, char **argv) {
                                              {"match", "token_match", "%8.4f"},   {"ppl d%", "ppl_delta_pct", "%+9.3f"},
                                              {"rel_err", "rel_error", "%10.4g"}, {"NaN/Inf", "nonfinite_count", "%9.0f"}};
     if (st == 0) st = qins_sweep_summary(&s, "phase 2 summary (baseline: FP32 model)", cols, 6);
-    if (P.pb.m) qins_pb_reset(&P.pb);
+    if (pb.m) qins_pb_reset(&pb);
     for (size_t i = 0; i < s.n; i++) qins_pb_variant_free(s.v[i].data), free(s.v[i].data);
     qins_sweep_free(&s);
-    qins_pb_free(&P.pb);
+    qins_pb_free(&pb);
     qins_calib_text_free(&text);
     if (st < 0) {
         qins_exp_close(&e);
