@@ -54,11 +54,7 @@ int qins_pb_set(struct qins_pb *pb, const struct qins_transport_params *p, uint6
         const struct qins_calib_stats *in = qins_calib_get(&pb->calib, l, pb->slot.in_site),
                                       *out = qins_calib_get(&pb->calib, l, pb->slot.out_site);
         QINS_CHECK(in, QINS_ERR_ARG, "transport: layer %d was not calibrated", l);
-        struct qins_linear *lin = qins_pb_linear(pb, l);
-        qins_transport_uninstall(lin);
-        qins_transport_free(&ts[l]);
-        QINS_TRY(qins_transport_compute(p, lin->w, lin->n_out, lin->n_in, in, out, &ts[l]));
-        QINS_TRY(qins_transport_install(lin, &ts[l]));
+        QINS_TRY(qins_transport_set(qins_pb_linear(pb, l), p, in, out, &ts[l]));
     }
     return 0;
 }

@@ -144,6 +144,10 @@ bool qins_transport_installed(const struct qins_linear *lin);
 // Copies the installed runtime's counters. Returns 0 or QINS_ERR_STATE when none is installed.
 int qins_transport_slot_stats(const struct qins_linear *lin, struct qins_transport_slot_stats *out);
 
+// Removes lin's transport, computes t (freed first) from in/out for lin's weight and installs
+// it. Returns 0 or < 0.
+int qins_transport_set(struct qins_linear *lin, const struct qins_transport_params *p, const struct qins_calib_stats *in,
+                       const struct qins_calib_stats *out, struct qins_transport *t);
 // Computes (from the finished capture c) and installs a transport on the v_proj slot of every
 // layer in layer_mask; ts (n_layer entries, zeroed by the caller) receives them for diagnostics
 // (free each with qins_transport_free). Returns 0 or < 0 (a layer not captured, a slot holding
