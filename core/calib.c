@@ -2,10 +2,12 @@
 #include "calib.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
+#include "experiment.h"
 
 // ---------------------------------------------------------------------------------------------
 // statistics of one site
@@ -130,7 +132,8 @@ void qins_calib_stats_free(struct qins_calib_stats *st) {
 
 void qins_calib_opts_default(struct qins_calib_opts *o) {
     *o = (struct qins_calib_opts){
-        .max_rows = 4096, .max_heldout = 1024, .reservoir = 4096, .capture_v = true, .seed = 0x51c0ffeeull};
+        .max_rows = 4096, .max_heldout = 1024, .reservoir = 4096, .capture_v = true, .seed = 0x51c0ffeeull,
+        .in_site = QINS_SITE_ATTN_IN, .out_site = QINS_SITE_V};
 }
 
 int qins_calib_init(struct qins_calib *c, const struct qins_model *m, uint64_t layer_mask,
@@ -144,18 +147,21 @@ int qins_calib_init(struct qins_calib *c, const struct qins_model *m, uint64_t l
     QINS_CHECK(layer_mask, QINS_ERR_ARG, "calib: the layer mask selects none of the %d layers", L);
     c->n_layer = L;
     c->layer_mask = layer_mask;
+    c->in_site = opts->in_site, c->out_site = opts->out_site;
     c->in = calloc((size_t)L, sizeof *c->in);
     c->v = opts->capture_v ? calloc((size_t)L, sizeof *c->v) : NULL;
     QINS_CHECK(c->in && (!opts->capture_v || c->v), QINS_ERR_NOMEM, "calib: out of memory");
-    const int kvd = m->hp.n_head_kv * m->hp.head_dim;
+    const int d_in = qins_site_dim(&m->hp, opts->in_site), d_out = qins_site_dim(&m->hp, opts->out_site);
+    QINS_CHECK(d_in > 0 && (!opts->capture_v || d_out > 0), QINS_ERR_ARG, "calib: sites %s, %s have no width",
+               qins_site_name(opts->in_site), qins_site_name(opts->out_site));
     for (int l = 0; l < L && l < 64; l++) {
         if (!(layer_mask >> l & 1)) continue;
         // The input and output of a layer share a seed: both see the same tokens in the same
         // order, so they draw alike and row k of one is the same token as row k of the other.
-        int st = qins_calib_stats_init(&c->in[l], m->hp.n_embd, opts->reservoir, opts->max_rows, opts->max_heldout,
+        int st = qins_calib_stats_init(&c->in[l], d_in, opts->reservoir, opts->max_rows, opts->max_heldout,
                                        opts->seed + (uint64_t)l);
         if (st == 0 && c->v)
-            st = qins_calib_stats_init(&c->v[l], kvd, opts->reservoir, opts->max_rows, opts->max_heldout,
+            st = qins_calib_stats_init(&c->v[l], d_out, opts->reservoir, opts->max_rows, opts->max_heldout,
                                        opts->seed + (uint64_t)l);
         if (st < 0) {
             qins_calib_free(c);
@@ -168,8 +174,8 @@ int qins_calib_init(struct qins_calib *c, const struct qins_model *m, uint64_t l
 void qins_calib_observe(void *user, int layer, enum qins_site site, const float *x, int n_tok, int dim) {
     struct qins_calib *c = user;
     if (layer < 0 || layer >= c->n_layer || layer >= 64 || !(c->layer_mask >> layer & 1)) return;
-    struct qins_calib_stats *st = site == QINS_SITE_ATTN_IN ? &c->in[layer]
-                                  : site == QINS_SITE_V && c->v ? &c->v[layer]
+    struct qins_calib_stats *st = site == c->in_site ? &c->in[layer]
+                                  : site == c->out_site && c->v ? &c->v[layer]
                                                                 : NULL;
     if (!st) return;
     if (dim != st->dim) {
@@ -196,8 +202,8 @@ int qins_calib_finish(struct qins_calib *c) {
 
 const struct qins_calib_stats *qins_calib_get(const struct qins_calib *c, int layer, enum qins_site site) {
     if (layer < 0 || layer >= c->n_layer || layer >= 64 || !(c->layer_mask >> layer & 1)) return NULL;
-    if (site == QINS_SITE_ATTN_IN) return &c->in[layer];
-    if (site == QINS_SITE_V && c->v) return &c->v[layer];
+    if (site == c->in_site) return &c->in[layer];
+    if (site == c->out_site && c->v) return &c->v[layer];
     return NULL;
 }
 
@@ -234,4 +240,90 @@ int qins_calib_run_windows(struct qins_model *m, const int32_t *ids, int64_t n_i
     qins_kv_free(kv);
     free(win);
     return st;
+}
+
+int qins_site_dim(const struct qins_hparams *hp, enum qins_site site) {
+    switch (site) {
+    case QINS_SITE_ATTN_IN: case QINS_SITE_O: case QINS_SITE_FFN_IN: case QINS_SITE_DOWN: case QINS_SITE_RESID:
+        return hp->n_embd;
+    case QINS_SITE_Q: case QINS_SITE_ATTN_OUT: return hp->n_head * hp->head_dim;
+    case QINS_SITE_K: case QINS_SITE_V: return hp->n_head_kv * hp->head_dim;
+    case QINS_SITE_GATE: case QINS_SITE_UP: case QINS_SITE_FFN_ACT: return hp->n_ff;
+    default: return 0;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// fit and held-out windows of [run] calib_slice
+
+int qins_calib_text_init(struct qins_calib_text *t, const struct qins_exp *e, int64_t fit_tokens,
+                         int64_t held_tokens, const char *keys) {
+    memset(t, 0, sizeof *t);
+    QINS_CHECK(e->data.calib_b1 > e->data.calib_b0, QINS_ERR_ARG,
+               "phase %d needs calibration text: set [run] calib_slice (it is 'none')", e->phase);
+    size_t n;
+    QINS_TRY(qins_tokenizer_encode(e->tok, e->data.text + e->data.calib_b0, e->data.calib_b1 - e->data.calib_b0, true,
+                                   &t->ids, &n));
+    const int fit_win = (int)((fit_tokens + e->ctx - 1) / e->ctx), held_win = (int)((held_tokens + e->ctx - 1) / e->ctx);
+    const int64_t need = (int64_t)(fit_win + held_win) * e->ctx;
+    if (need > (int64_t)n) qins_calib_text_free(t);
+    QINS_CHECK(need <= (int64_t)n, QINS_ERR_ARG,
+               "calib_slice %s gives %lld tokens; %d fit + %d held-out windows of %d need %lld (widen it or lower %s)",
+               e->data.calib_spec, (long long)n, fit_win, held_win, e->ctx, (long long)need, keys);
+    t->n_ids = (int64_t)n, t->ctx = e->ctx, t->bos = qins_tokenizer_bos(e->tok);
+    t->fit_win = fit_win, t->held_win = held_win;
+    snprintf(t->spec, sizeof t->spec, "%s", e->data.calib_spec);
+    return 0;
+}
+
+void qins_calib_text_free(struct qins_calib_text *t) {
+    if (!t) return;
+    free(t->ids);
+    memset(t, 0, sizeof *t);
+}
+
+int qins_calib_text_record(const struct qins_calib_text *t, qins_run_t *run, const char *group) {
+    printf("calibration: %s = %lld tokens; fit on %d windows (%d tokens), held-out %d windows (%d tokens)\n", t->spec,
+           (long long)t->n_ids, t->fit_win, t->fit_win * t->ctx, t->held_win, t->held_win * t->ctx);
+    QINS_TRY(qins_run_attr_str(run, group, "calib_slice", t->spec));
+    QINS_TRY(qins_run_attr_int(run, group, "calib_fit_tokens", (int64_t)t->fit_win * t->ctx));
+    QINS_TRY(qins_run_attr_int(run, group, "calib_heldout_tokens", (int64_t)t->held_win * t->ctx));
+    return qins_run_attr_str(run, group, "heldout_source", "the calib_slice windows after the fit windows (never fitted on)");
+}
+
+// Feeds windows [first, first + n_win) to the splits set: the fit ones, then the held-out ones.
+static int capture_windows(struct qins_calib *c, struct qins_model *m, const struct qins_calib_text *t, bool fit) {
+    QINS_TRY(qins_calib_attach(c, m));
+    int st = 0;
+    if (fit) {
+        qins_calib_set_heldout(c, false);
+        st = qins_calib_run_windows(m, t->ids, t->n_ids, t->ctx, 0, t->fit_win, t->bos);
+    }
+    qins_calib_set_heldout(c, true);
+    if (st == 0) st = qins_calib_run_windows(m, t->ids, t->n_ids, t->ctx, t->fit_win, t->held_win, t->bos);
+    qins_model_clear_observers(m);
+    return st;
+}
+
+int qins_calib_capture(struct qins_calib *c, struct qins_model *m, const struct qins_calib_text *t,
+                       uint64_t layer_mask, const struct qins_calib_opts *opts) {
+    struct qins_calib_opts o;
+    if (opts) o = *opts;
+    else qins_calib_opts_default(&o);
+    o.max_rows = (int64_t)t->fit_win * t->ctx; // every fit row: lstsq uses them all
+    o.max_heldout = (int64_t)t->held_win * t->ctx;
+    QINS_TRY(qins_calib_init(c, m, layer_mask, &o));
+    QINS_TRY(capture_windows(c, m, t, true));
+    return qins_calib_finish(c);
+}
+
+int qins_calib_capture_heldout(struct qins_calib *c, struct qins_model *m, const struct qins_calib_text *t,
+                               uint64_t layer_mask, const struct qins_calib_opts *opts) {
+    struct qins_calib_opts o;
+    if (opts) o = *opts;
+    else qins_calib_opts_default(&o);
+    // the reservoir holds every row while they fit: rows stay in order
+    o.max_rows = 0, o.reservoir = 1, o.max_heldout = (int64_t)t->held_win * t->ctx;
+    QINS_TRY(qins_calib_init(c, m, layer_mask, &o));
+    return capture_windows(c, m, t, false);
 }

@@ -9,6 +9,7 @@
 
 #include "common.h"
 #include "model.h"
+#include "results.h"
 
 // Statistics of one (layer, site): dim channels. Rows arrive in two splits: "fit" rows feed the
 // statistics and the fit sample; "held-out" rows only feed their own sample (never the stats),
@@ -51,6 +52,8 @@ struct qins_calib_opts {
     int reservoir;        // per-channel median sample (default 4096)
     bool capture_v;       // also capture QINS_SITE_V (the FP32 v_proj output; default true)
     uint64_t seed;        // reservoir seed (default 0x51c0ffee)
+    enum qins_site in_site;  // the slot's input site (default QINS_SITE_ATTN_IN: v_proj's)
+    enum qins_site out_site; // its output site, captured when capture_v (default QINS_SITE_V)
 };
 
 struct qins_calib {
@@ -61,6 +64,7 @@ struct qins_calib {
     struct qins_calib_stats *v;  // (n_layer) V stats when capture_v, else NULL; row k of v[l]
                                  // is the same token as row k of in[l] (same seed, same draws)
     int n_unexpected;           // observer calls whose dimension did not match (ignored)
+    enum qins_site in_site, out_site; // what in and v hold (opts; ATTN_IN and V by default)
 };
 
 // Fills the defaults above. Returns nothing.
@@ -76,7 +80,8 @@ int qins_calib_attach(struct qins_calib *c, struct qins_model *m);
 void qins_calib_set_heldout(struct qins_calib *c, bool heldout);
 // Finishes every captured layer's statistics. Returns 0 or < 0 (a layer saw no fit row).
 int qins_calib_finish(struct qins_calib *c);
-// Returns the statistics of (layer, site) for site ATTN_IN or V, or NULL when not captured.
+// Returns the statistics of (layer, site) for the capture's in_site or out_site (ATTN_IN, V by
+// default), or NULL when not captured.
 const struct qins_calib_stats *qins_calib_get(const struct qins_calib *c, int layer, enum qins_site site);
 // Frees the capture (NULL-safe). Returns nothing.
 void qins_calib_free(struct qins_calib *c);
@@ -87,3 +92,34 @@ void qins_calib_free(struct qins_calib *c);
 // when the windows do not fit in ids, or a forward-pass error.
 int qins_calib_run_windows(struct qins_model *m, const int32_t *ids, int64_t n_ids, int ctx, int64_t first,
                            int64_t n_win, int bos);
+
+// Returns the width of site in a layer of hp (n_embd, n_ff, heads x head_dim), 0 for LOGITS.
+int qins_site_dim(const struct qins_hparams *hp, enum qins_site site);
+
+// ---- fit and held-out windows of an experiment's [run] calib_slice
+struct qins_exp;
+struct qins_calib_text {
+    int32_t *ids;               // (n_ids) calib_slice tokenized, BOS first
+    int64_t n_ids;
+    int ctx, bos;               // window length (e->ctx); BOS replaces each window's first token
+    int fit_win, held_win;      // windows [0, fit_win) are fitted on, the next held_win held out
+    char spec[64];              // the calib_slice as configured
+};
+// Tokenizes e's calib_slice and splits it into ceil(fit_tokens / ctx) fit windows followed by
+// ceil(held_tokens / ctx) held-out windows. keys names the config keys that set the counts (for
+// the message when the slice is too short). Returns 0 or QINS_ERR_ARG naming calib_slice.
+int qins_calib_text_init(struct qins_calib_text *t, const struct qins_exp *e, int64_t fit_tokens,
+                         int64_t held_tokens, const char *keys);
+// Prints the split and records it as attributes of group (calib_slice, calib_fit_tokens,
+// calib_heldout_tokens, heldout_source). Returns 0 or < 0.
+int qins_calib_text_record(const struct qins_calib_text *t, qins_run_t *run, const char *group);
+void qins_calib_text_free(struct qins_calib_text *t);
+// Captures o->in_site / o->out_site of the layers in layer_mask of m: the fit windows into the
+// fit split, the held-out windows into the held-out split, then finishes the statistics
+// (o NULL = defaults; max_rows / max_heldout are set to every row of the windows). Returns 0 or < 0.
+int qins_calib_capture(struct qins_calib *c, struct qins_model *m, const struct qins_calib_text *t,
+                       uint64_t layer_mask, const struct qins_calib_opts *o);
+// Captures the held-out windows only, with m as it is now, rows kept in order (no statistics:
+// a reference to compare a modified model against). Returns 0 or < 0.
+int qins_calib_capture_heldout(struct qins_calib *c, struct qins_model *m, const struct qins_calib_text *t,
+                               uint64_t layer_mask, const struct qins_calib_opts *o);

@@ -268,6 +268,11 @@ int qins_sweep_check_context(struct qins_sweep *s, const struct qins_variant *v,
 
 int qins_sweep_latency(struct qins_sweep *s, const int *idx, size_t n, int n_gen, int reps, const char *sfx,
                        const char *ctx_key, double *median_s) {
+    return qins_sweep_latency_as(s, idx, NULL, n, n_gen, reps, sfx, ctx_key, median_s);
+}
+
+int qins_sweep_latency_as(struct qins_sweep *s, const int *idx, const char *const *names, size_t n, int n_gen, int reps,
+                          const char *sfx, const char *ctx_key, double *median_s) {
     struct qins_exp *e = s->e;
     for (size_t k = 0; k < n; k++)
         QINS_TRY(qins_sweep_check_context(s, &s->v[idx[k]], n_gen + 1, ctx_key ? ctx_key : "the latency length"));
@@ -282,7 +287,8 @@ int qins_sweep_latency(struct qins_sweep *s, const int *idx, size_t n, int n_gen
     if (st == 0) st = qins_exp_latency(e, n_cfg, kvs, slots ? apply_config : NULL, &a, n_gen, reps, med, samples);
     reset_model(s);
     for (int c = 0; st == 0 && c < n_cfg; c++) {
-        const char *name = c == 0 ? "baseline" : s->v[idx[c - 1]].name;
+        const char *alias = c > 0 && names ? names[c - 1] : NULL;
+        const char *name = c == 0 ? "baseline" : alias ? alias : s->v[idx[c - 1]].name;
         char what[96], path[192];
         const double over = 100.0 * (med[c] / med[0] - 1.0);
         snprintf(what, sizeof what, "latency_us_per_token%s%s", sfx ? "_" : "", sfx ? sfx : "");
@@ -292,7 +298,7 @@ int qins_sweep_latency(struct qins_sweep *s, const int *idx, size_t n, int n_gen
         if (st == 0 && c > 0) {
             struct qins_variant *v = &s->v[idx[c - 1]];
             snprintf(what, sizeof what, "overhead_pct%s%s", sfx ? "_" : "", sfx ? sfx : "");
-            st = qins_sweep_metric(s, v, what, over, "pct_time");
+            st = alias ? qins_sweep_metric_as(s, alias, what, over, "pct_time") : qins_sweep_metric(s, v, what, over, "pct_time");
             printf("%-28s %.1f us/token vs FP32 %.1f us/token (%+.1f %%)%s%s\n", name, med[c] * 1e6, med[0] * 1e6, over,
                    sfx ? ", " : "", sfx ? sfx : "");
         }
@@ -340,6 +346,15 @@ int qins_sweep_latency_lengths(struct qins_sweep *s, int main_len, const int64_t
         }
     }
     free(order), free(idx), free(med);
+    return st;
+}
+
+int qins_sweep_record_names(struct qins_sweep *s, const char *path) {
+    const char **names = malloc((s->n ? s->n : 1) * sizeof *names);
+    QINS_CHECK(names, QINS_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < s->n; i++) names[i] = s->v[i].name;
+    const int st = qins_run_strings(s->e->run, path, names, s->n);
+    free(names);
     return st;
 }
 

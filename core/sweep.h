@@ -137,6 +137,13 @@ int qins_sweep_best(const struct qins_sweep *s, const struct qins_best_rule *rul
 // receives the medians in seconds per token (n + 1: the baseline first). Returns 0 or < 0.
 int qins_sweep_latency(struct qins_sweep *s, const int *idx, size_t n, int n_gen, int reps, const char *sfx,
                        const char *ctx_key, double *median_s);
+// qins_sweep_latency with the metrics of variant idx[k] recorded under names[k] instead of its
+// name when names[k] is not NULL (e.g. best_full/latency_us_per_token; not kept on the variant).
+int qins_sweep_latency_as(struct qins_sweep *s, const int *idx, const char *const *names, size_t n, int n_gen, int reps,
+                          const char *sfx, const char *ctx_key, double *median_s);
+
+// Records the variants' names in table order as a string array at path. Returns 0 or < 0.
+int qins_sweep_record_names(struct qins_sweep *s, const char *path);
 
 // Latency at several generated lengths: main_len over every variant (recorded as by
 // qins_sweep_latency with sfx NULL, and again as <name>/…_ctx<main_len>), then each other length

@@ -109,6 +109,15 @@ int qins_op_point_parse(const char *s, enum qins_op_point *out) {
     return QINS_ERR_ARG;
 }
 
+int qins_transport_encoding_parse(const char *s, int *bits) {
+    if (!strcmp(s, "float")) return *bits = 0, 0;
+    char *end;
+    long k = s[0] == 'k' ? strtol(s + 1, &end, 10) : -1;
+    if (k < 2 || k > QINS_CODEC_MAX_BITS || *end) return QINS_ERR_ARG;
+    *bits = (int)k;
+    return 0;
+}
+
 int qins_transport_params_validate(const struct qins_transport_params *p) {
     QINS_CHECK((unsigned)p->kind < QINS_TRANSPORT_COUNT, QINS_ERR_ARG, "transport kind %d", (int)p->kind);
     QINS_CHECK((unsigned)p->op < QINS_OP_COUNT, QINS_ERR_ARG, "operating point %d", (int)p->op);
@@ -564,13 +573,17 @@ int qins_model_set_v_transport(struct qins_model *m, const struct qins_calib *c,
         if (!(layer_mask >> l & 1)) continue;
         const struct qins_calib_stats *in = qins_calib_get(c, l, QINS_SITE_ATTN_IN), *out = qins_calib_get(c, l, QINS_SITE_V);
         QINS_CHECK(in, QINS_ERR_ARG, "transport: layer %d was not calibrated", l);
-        struct qins_linear *wv = &m->layers[l].wv;
-        qins_transport_uninstall(wv);
-        qins_transport_free(&ts[l]);
-        QINS_TRY(qins_transport_compute(p, wv->w, wv->n_out, wv->n_in, in, out, &ts[l]));
-        QINS_TRY(qins_transport_install(wv, &ts[l]));
+        QINS_TRY(qins_transport_set(&m->layers[l].wv, p, in, out, &ts[l]));
     }
     return 0;
+}
+
+int qins_transport_set(struct qins_linear *lin, const struct qins_transport_params *p, const struct qins_calib_stats *in,
+                       const struct qins_calib_stats *out, struct qins_transport *t) {
+    qins_transport_uninstall(lin);
+    qins_transport_free(t);
+    QINS_TRY(qins_transport_compute(p, lin->w, lin->n_out, lin->n_in, in, out, t));
+    return qins_transport_install(lin, t);
 }
 
 void qins_model_reset_v_transport(struct qins_model *m) {

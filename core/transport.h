@@ -79,6 +79,9 @@ int qins_transport_kind_parse(const char *s, enum qins_transport_kind *out);
 const char *qins_op_point_name(enum qins_op_point op);
 // Parses an operating point name. Returns 0 or QINS_ERR_ARG.
 int qins_op_point_parse(const char *s, enum qins_op_point *out);
+// Parses an input encoding: "float" (E(x) in FP64, *bits = 0) or "kN" (N-bit QINS codes,
+// N = 2..QINS_CODEC_MAX_BITS). Quiet (the caller words the error). Returns 0 or QINS_ERR_ARG.
+int qins_transport_encoding_parse(const char *s, int *bits);
 // Checks the parameters. Returns 0 or QINS_ERR_ARG with a message.
 int qins_transport_params_validate(const struct qins_transport_params *p);
 
@@ -141,6 +144,10 @@ bool qins_transport_installed(const struct qins_linear *lin);
 // Copies the installed runtime's counters. Returns 0 or QINS_ERR_STATE when none is installed.
 int qins_transport_slot_stats(const struct qins_linear *lin, struct qins_transport_slot_stats *out);
 
+// Removes lin's transport, computes t (freed first) from in/out for lin's weight and installs
+// it. Returns 0 or < 0.
+int qins_transport_set(struct qins_linear *lin, const struct qins_transport_params *p, const struct qins_calib_stats *in,
+                       const struct qins_calib_stats *out, struct qins_transport *t);
 // Computes (from the finished capture c) and installs a transport on the v_proj slot of every
 // layer in layer_mask; ts (n_layer entries, zeroed by the caller) receives them for diagnostics
 // (free each with qins_transport_free). Returns 0 or < 0 (a layer not captured, a slot holding
