@@ -118,6 +118,10 @@ int qins_check_qins_codec_item(const char *item, char *why, size_t cap) {
     return -1;
 }
 
+int qins_check_kv_spec_or_none(const char *value, char *why, size_t cap) {
+    return strcmp(value, "none") ? qins_check_kv_spec_item(value, why, cap) : 0;
+}
+
 int qins_check_kv_options(const char *value, char *why, size_t cap) {
     char text[320];
     snprintf(text, sizeof text, "qins8%s%s", *value ? ":" : "", value);

@@ -43,6 +43,8 @@ extern const struct qins_cfg_key qins_exp_codec_keys[];
 // Return 0 if the item parses, else -1 with the parser's reason in why.
 int qins_check_kv_spec_item(const char *item, char *why, size_t cap);
 int qins_check_codec_item(const char *item, char *why, size_t cap);
+// A KV store spec or "none" (a STRING key that may switch the KV combination off).
+int qins_check_kv_spec_or_none(const char *value, char *why, size_t cap);
 // A QINS codec only (qins<k>, k = 2..12): for alpha sweeps.
 int qins_check_qins_codec_item(const char *item, char *why, size_t cap);
 // KV options without a codec ("alpha=2:gran=token:page=16", "" allowed): checked as qins8:<value>.

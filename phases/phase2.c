@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cfg_check.h"
 #include "codec.h"
 #include "experiment.h"
 #include "pattern_b.h"
@@ -21,46 +20,32 @@ static const struct qins_best_rule best_rule = {
     "sweep; if none qualifies, the highest token_match among those that completed",
     "token_match", "kld_mean", "nonfinite_count", true};
 
-// ---- config (the list checks become .item = QINS_CFG_ITEM_DOUBLE / item_check once typed
-// config lists are on main: REPLACE-AFTER-MERGE)
+// ---- config
 
-static int alpha_bad(const char *item, size_t i, void *user) {
-    char *end;
-    const double a = strtod(item, &end);
-    return (void)i, (void)user, *end || !isfinite(a) || a <= 0 || a > 1e6;
-}
-static int check_alphas(const char *v, char *why, size_t cap) {
-    if (!qins_split_list(v, alpha_bad, NULL, NULL)) return 0;
-    return snprintf(why, cap, "alphas must be numbers in (0, 1e6], got '%s'", v), 1;
-}
-static int encoding_bad(const char *item, size_t i, void *why) {
+static int check_encoding(const char *item, char *why, size_t cap) {
     int bits;
     if (!qins_transport_encoding_parse(item, &bits)) return 0;
-    return (void)i, snprintf(why, 160, "encoding '%s': use float or kN with N = 2..%d", item, QINS_CODEC_MAX_BITS), 1;
-}
-static int check_encodings(const char *v, char *why, size_t cap) {
-    char buf[160] = "";
-    if (!qins_split_list(v, encoding_bad, buf, NULL)) return 0;
-    return snprintf(why, cap, "%s", buf), 1;
+    return snprintf(why, cap, "encoding '%s': use float or kN with N = 2..%d", item, QINS_CODEC_MAX_BITS), 1;
 }
 
 static const struct qins_cfg_key phase2_keys[] = {
     {"phase2", "transports", QINS_CFG_LIST, "none,literal,jacobian,lstsq", 1, 4, "none|literal|jacobian|lstsq",
      "transports swept (core/transport.h)", NULL},
     {"phase2", "alphas", QINS_CFG_LIST, "0.1,1,10", 1, 8, NULL,
-     "alpha values swept (relative to each channel's calibration scale)", check_alphas},
+     "alpha values swept (relative to each channel's calibration scale)", .item = QINS_CFG_ITEM_DOUBLE,
+     .item_min = 1e-9, .item_max = 1e6},
     {"phase2", "encodings", QINS_CFG_LIST, "float,k8", 1, 4, NULL,
-     "input encodings swept: float (E(x) in FP64) or kN (N-bit QINS codes)", check_encodings},
+     "input encodings swept: float (E(x) in FP64) or kN (N-bit QINS codes)", .item_check = check_encoding},
     {"phase2", "scopes", QINS_CFG_LIST, "layer0,full", 1, 2, "layer0|full",
      "layer0 = only layer 0's v_proj transported; full = every layer's", NULL},
     {"phase2", "kv", QINS_CFG_STRING, "qins8", 0, -1, NULL,
-     "phase-1 KV codec (core/kv_paged.h spec) combined with the transport; none = no combination", qins_cfg_check_kv_or_none},
+     "phase-1 KV codec (core/kv_paged.h spec) combined with the transport; none = no combination", qins_check_kv_spec_or_none},
     {"phase2", "kv_variants", QINS_CFG_ENUM, "best", 0, -1, "best|all",
      "which transport variants also run with the KV codec: the best of each scope, or all", NULL},
     {"phase2", "weight_codec", QINS_CFG_STRING, "fp32", 0, -1, NULL,
-     "how W' is stored (fp32 isolates the transport's own error; e.g. qins8, int8, fp16)", qins_cfg_check_codec},
+     "how W' is stored (fp32 isolates the transport's own error; e.g. qins8, int8, fp16)", qins_check_codec_item},
     {"phase2", "pattern_a_codec", QINS_CFG_STRING, "qins8", 0, -1, NULL,
-     "Pattern A reference: the codec every projection keeps at rest (per-row scales)", qins_cfg_check_codec},
+     "Pattern A reference: the codec every projection keeps at rest (per-row scales)", qins_check_codec_item},
     {"phase2", "op_point", QINS_CFG_ENUM, "mean", 0, -1, "mean|median|absmean",
      "literal/jacobian operating point per input channel", NULL},
     {"phase2", "scale", QINS_CFG_ENUM, "absmax", 0, -1, "absmax|rms", "per-channel scale of inputs and outputs", NULL},
