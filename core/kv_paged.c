@@ -9,6 +9,7 @@
 #include "common.h"
 #include "lut_decode.h"
 #include "pack.h"
+#include "page.h"
 
 // One stream = the K or the V cache of one layer.
 struct stream {
@@ -16,22 +17,14 @@ struct stream {
     int page_tokens;
     size_t page_bytes;      // encoded payload of a full page (no header)
     int n_pages;            // full, encoded pages
-    uint8_t *pages;         // (max_pages, header + page_bytes)
+    uint8_t *pages;         // (max_pages, QINS_PAGE_KV_HEADER_BYTES + page_bytes): core/page.h KV pages
     float *fill;            // (page_tokens, kv_dim): the page being filled, FP32
     int n_fill;
     float *lut;             // (2^k) code values in units of the scale, built once (INT/NF/QINS
                             // pages with row/tensor/group scales); NULL = decode via qins_codec_decode
     size_t n_groups;        // scale groups of one page
+    char name[96];          // "kv store 'int8' layer 3 V": labels a corrupt page's error line
 };
-
-// The header in front of each page's payload (QINS_KV_PAGE_HEADER_BYTES, little-endian).
-struct page_header {
-    uint8_t codec, bits, granularity, scale_mode;
-    uint32_t group_size, tokens;
-    float alpha;
-    uint32_t payload_bytes, checksum;
-};
-_Static_assert(sizeof(struct page_header) == QINS_KV_PAGE_HEADER_BYTES, "page header layout");
 
 struct kv_paged {
     struct qins_kv_store base;
@@ -45,29 +38,29 @@ struct kv_paged {
 
 // ---- page coding
 
-static uint32_t checksum(const uint8_t *p, size_t n) { // FNV-1a: cheap integrity check
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
-    return h;
-}
-
-static size_t page_stride(const struct stream *st) { return QINS_KV_PAGE_HEADER_BYTES + st->page_bytes; }
+static size_t page_stride(const struct stream *st) { return QINS_PAGE_KV_HEADER_BYTES + st->page_bytes; }
 
 static int encode_page(struct kv_paged *s, struct stream *st) {
     const int kv_dim = s->base.kv_dim;
-    uint8_t *page = st->pages + (size_t)st->n_pages * page_stride(st), *payload = page + QINS_KV_PAGE_HEADER_BYTES;
+    uint8_t *page = st->pages + (size_t)st->n_pages * page_stride(st);
     double t0 = qins_time_now();
-    QINS_TRY(qins_codec_encode(&st->p, st->fill, (size_t)st->page_tokens, (size_t)kv_dim, payload, st->page_bytes));
-    struct page_header h = {(uint8_t)st->p.codec, (uint8_t)st->p.bits, (uint8_t)st->p.granularity,
-                            (uint8_t)st->p.scale_mode, (uint32_t)st->p.group_size, (uint32_t)st->page_tokens,
-                            st->p.alpha, (uint32_t)st->page_bytes, checksum(payload, st->page_bytes)};
-    memcpy(page, &h, sizeof h);
+    size_t written;
+    QINS_TRY(qins_page_kv_write(&st->p, st->fill, (size_t)st->page_tokens, (size_t)kv_dim, page, page_stride(st),
+                                &written));
     s->stats.encode_seconds += qins_time_now() - t0;
     s->stats.pages_encoded++;
     st->n_pages++;
     st->n_fill = 0;
-    s->base.bytes_written += st->page_bytes + QINS_KV_PAGE_HEADER_BYTES;
+    s->base.bytes_written += written;
     return 0;
+}
+
+// Checks page pg of a stream (header against the stream's codec, CRC-32C) and points *payload
+// at its codes. Returns 0 or QINS_ERR_FORMAT with one line naming the layer, K/V and page.
+static int page_payload(const struct stream *st, int kv_dim, int pg, const uint8_t **payload) {
+    size_t len;
+    return qins_page_kv_check(st->pages + (size_t)pg * page_stride(st), page_stride(st), &st->p,
+                              (size_t)st->page_tokens, (size_t)kv_dim, st->name, pg, payload, &len);
 }
 
 static int stream_append(struct kv_paged *s, struct stream *st, const float *rows, int n_tok) {
@@ -114,11 +107,8 @@ static int stream_view(struct kv_paged *s, struct stream *st, float *view, int n
                "kv store: view of %d positions, only %d written", n_pos, st->n_pages * st->page_tokens + st->n_fill);
     const double t0 = qins_time_now(); // one clock read per view, not per page: pages are < 1 us
     for (int pg = 0; pg < st->n_pages; pg++) {
-        const uint8_t *page = st->pages + (size_t)pg * page_stride(st), *payload = page + QINS_KV_PAGE_HEADER_BYTES;
-        struct page_header h;
-        memcpy(&h, page, sizeof h);
-        QINS_CHECK(h.tokens == (uint32_t)st->page_tokens && h.payload_bytes == st->page_bytes, QINS_ERR_FORMAT,
-                   "kv store: page %d header is corrupt", pg);
+        const uint8_t *payload;
+        QINS_TRY(page_payload(st, kv_dim, pg, &payload));
         if (st->lut) QINS_TRY(decode_page_lut(s, st, payload, view + pg * page_floats));
         else
             QINS_TRY(qins_codec_decode(&st->p, payload, st->page_bytes, (size_t)st->page_tokens, (size_t)kv_dim,
@@ -127,7 +117,7 @@ static int stream_view(struct kv_paged *s, struct stream *st, float *view, int n
     if (st->n_pages) {
         s->stats.decode_seconds += qins_time_now() - t0;
         s->stats.pages_decoded += (uint64_t)st->n_pages;
-        s->base.bytes_read += (uint64_t)st->n_pages * (st->page_bytes + QINS_KV_PAGE_HEADER_BYTES);
+        s->base.bytes_read += (uint64_t)st->n_pages * page_stride(st);
     }
     memcpy(view + st->n_pages * page_floats, st->fill, (size_t)st->n_fill * kv_dim * sizeof(float));
     s->base.bytes_read += (size_t)st->n_fill * kv_dim * sizeof(float);
@@ -135,8 +125,7 @@ static int stream_view(struct kv_paged *s, struct stream *st, float *view, int n
 }
 
 static size_t stream_bytes(const struct stream *st, int kv_dim) {
-    return (size_t)st->n_pages * (st->page_bytes + QINS_KV_PAGE_HEADER_BYTES) +
-           (size_t)st->n_fill * kv_dim * sizeof(float);
+    return (size_t)st->n_pages * page_stride(st) + (size_t)st->n_fill * kv_dim * sizeof(float);
 }
 
 // ---- store interface
@@ -221,12 +210,14 @@ static bool layer_kept(const struct qins_kv_spec *spec, int layer, int n_layer) 
 }
 
 static int stream_init(struct stream *st, const struct qins_kv_spec *spec, const struct qins_codec_params *p,
-                       int n_ctx, int kv_dim) {
+                       int n_ctx, int kv_dim, int layer, char which) {
     st->p = *p;
+    snprintf(st->name, sizeof st->name, "kv store '%s' layer %d %c", spec->name, layer, which);
     QINS_TRY(qins_codec_validate(p));
     QINS_TRY(tokens_per_page(spec, p, kv_dim, &st->page_tokens));
-    QINS_CHECK(st->page_tokens >= 1 && st->page_tokens <= n_ctx, QINS_ERR_ARG,
-               "kv spec '%s': %d tokens per page with a context of %d", spec->name, st->page_tokens, n_ctx);
+    QINS_CHECK(st->page_tokens >= 1 && st->page_tokens <= n_ctx && st->page_tokens <= UINT16_MAX, QINS_ERR_ARG,
+               "kv spec '%s': %d tokens per page with a context of %d (at most %u per page)", spec->name,
+               st->page_tokens, n_ctx, UINT16_MAX);
     st->page_bytes = qins_codec_encoded_bytes(p, (size_t)st->page_tokens, (size_t)kv_dim);
     QINS_CHECK(st->page_bytes > 0, QINS_ERR_ARG, "kv spec '%s': codec cannot encode a %d x %d page", spec->name,
                st->page_tokens, kv_dim);
@@ -268,8 +259,8 @@ int qins_kv_store_create(const struct qins_kv_spec *spec, int n_layer, int n_ctx
     size_t max_groups = 1;
     for (int l = 0; st == 0 && l < n_layer; l++) {
         bool keep = layer_kept(spec, l, n_layer);
-        st = stream_init(&s->k[l], spec, keep ? &spec->override : &spec->k, n_ctx, kv_dim);
-        if (st == 0) st = stream_init(&s->v[l], spec, keep ? &spec->override : &spec->v, n_ctx, kv_dim);
+        st = stream_init(&s->k[l], spec, keep ? &spec->override : &spec->k, n_ctx, kv_dim, l, 'K');
+        if (st == 0) st = stream_init(&s->v[l], spec, keep ? &spec->override : &spec->v, n_ctx, kv_dim, l, 'V');
         if (st == 0 && s->k[l].n_groups > max_groups) max_groups = s->k[l].n_groups;
         if (st == 0 && s->v[l].n_groups > max_groups) max_groups = s->v[l].n_groups;
     }
@@ -280,7 +271,7 @@ int qins_kv_store_create(const struct qins_kv_spec *spec, int n_layer, int n_ctx
         return st;
     }
     s->stats.page_tokens = s->k[0].page_tokens;
-    s->stats.page_code_bytes = s->k[0].page_bytes + QINS_KV_PAGE_HEADER_BYTES;
+    s->stats.page_code_bytes = page_stride(&s->k[0]);
     *out = &s->base;
     return 0;
 }
@@ -301,7 +292,7 @@ int qins_kv_paged_page(const struct qins_kv_store *b, int layer, int which, int 
     const struct stream *st = which == 0 ? &s->k[layer] : &s->v[layer];
     QINS_CHECK(page >= 0 && page < st->n_pages, QINS_ERR_RANGE, "kv store: page %d of %d full pages", page,
                st->n_pages);
-    *payload = st->pages + (size_t)page * page_stride(st) + QINS_KV_PAGE_HEADER_BYTES;
+    QINS_TRY(page_payload(st, b->kv_dim, page, payload));
     *len = st->page_bytes;
     *p = st->p;
     return 0;
@@ -331,10 +322,11 @@ int qins_kv_projected_bytes(const struct qins_kv_spec *spec, int n_layer, int kv
                 layer_kept(spec, l, n_layer) ? &spec->override : kv == 0 ? &spec->k : &spec->v;
             int pt;
             QINS_TRY(tokens_per_page(spec, p, kv_dim, &pt));
-            size_t page = qins_codec_encoded_bytes(p, (size_t)pt, (size_t)kv_dim);
-            QINS_CHECK(page > 0, QINS_ERR_ARG, "kv spec '%s': codec cannot encode a page", spec->name);
+            size_t page = qins_page_kv_bytes(p, (size_t)pt, (size_t)kv_dim); // header included
+            QINS_CHECK(page > 0, QINS_ERR_ARG, "kv spec '%s': codec cannot encode a page of %d tokens", spec->name,
+                       pt);
             int64_t full = n_pos / pt, rest = n_pos % pt;
-            *bytes += (double)full * (page + QINS_KV_PAGE_HEADER_BYTES) + (double)rest * kv_dim * sizeof(float);
+            *bytes += (double)full * page + (double)rest * kv_dim * sizeof(float);
         }
     return 0;
 }

@@ -9,12 +9,13 @@
 
 #include "codec.h"
 #include "kv.h"
+#include "page.h"
 
 #define QINS_KV_MAX_LAYERS 256
 
-// Bytes of the header in front of every encoded page: codec, bits, granularity, group size,
-// token count, alpha and a checksum of the payload (what a real paged cache must keep).
-#define QINS_KV_PAGE_HEADER_BYTES 24
+// Every full page is a compact KV page of core/page.h: QINS_PAGE_KV_HEADER_BYTES (codec, bits,
+// granularity, scale mode, tokens, payload size, CRC-32C) right before its payload. Each read
+// (view, qins_kv_paged_page) verifies it: a corrupt page is QINS_ERR_FORMAT, never decoded.
 
 struct qins_kv_spec {
     char name[64];                    // as given ("qins8", "int6", "fp16", …)
@@ -49,10 +50,11 @@ struct qins_kv_paged_stats {
 };
 // Returns 1 and fills *out when s is a paged store, else 0.
 int qins_kv_paged_stats(const struct qins_kv_store *s, struct qins_kv_paged_stats *out);
-// Points *payload at the encoded bytes (no header; *len bytes) of full page `page` of layer's
-// K (which = 0) or V (which = 1) and copies that stream's codec into *p: for code histograms
-// of real pages. Valid until the store is next changed. Returns 0, or QINS_ERR_RANGE (not a
-// paged store, no such layer or page).
+// Verifies full page `page` of layer's K (which = 0) or V (which = 1), points *payload at its
+// encoded bytes (no header, which sits right before them; *len bytes) and copies that stream's
+// codec into *p: for code histograms of real pages. Valid until the store is next changed.
+// Returns 0, QINS_ERR_RANGE (not a paged store, no such layer or page) or QINS_ERR_FORMAT
+// (the page fails its check).
 int qins_kv_paged_page(const struct qins_kv_store *s, int layer, int which, int page, const uint8_t **payload,
                        size_t *len, struct qins_codec_params *p);
 // Stored bytes of one layer (pages with headers + the FP32 page being filled), K and V apart.

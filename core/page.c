@@ -203,3 +203,72 @@ int qins_pages_decode(const uint8_t *in, size_t in_len, float *x, size_t rows, s
     QINS_CHECK(off == in_len, QINS_ERR_FORMAT, "%zu trailing bytes after the last page", in_len - off);
     return QINS_OK;
 }
+
+// ---- compact KV page
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8); }
+static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+
+size_t qins_page_kv_bytes(const struct qins_codec_params *p, size_t rows, size_t cols) {
+    if (qins_codec_validate(p) < 0 || rows > UINT16_MAX) return 0;
+    size_t e = qins_codec_encoded_bytes(p, rows, cols);
+    return (e || rows * cols == 0) && e <= UINT32_MAX ? QINS_PAGE_KV_HEADER_BYTES + e : 0;
+}
+
+int qins_page_kv_write(const struct qins_codec_params *p, const float *x, size_t rows, size_t cols, uint8_t *out,
+                       size_t cap, size_t *written) {
+    QINS_TRY(qins_codec_validate(p));
+    QINS_CHECK(rows <= UINT16_MAX, QINS_ERR_RANGE, "kv page of %zu rows (at most %u)", rows, UINT16_MAX);
+    size_t payload = qins_codec_encoded_bytes(p, rows, cols), total = QINS_PAGE_KV_HEADER_BYTES + payload;
+    QINS_CHECK(payload <= UINT32_MAX, QINS_ERR_RANGE, "kv page payload %zu bytes too large", payload);
+    QINS_CHECK(cap >= total, QINS_ERR_RANGE, "kv page buffer %zu < %zu bytes", cap, total);
+    QINS_TRY(qins_codec_encode(p, x, rows, cols, out + QINS_PAGE_KV_HEADER_BYTES, payload));
+    memcpy(out, "QK", 2);
+    out[2] = (uint8_t)p->codec, out[3] = (uint8_t)p->bits, out[4] = (uint8_t)p->granularity;
+    out[5] = (uint8_t)p->scale_mode;
+    put16(out + 6, (uint16_t)rows);
+    put32(out + 8, (uint32_t)payload);
+    uint32_t crc = qins_crc32c(0, out, 12);
+    put32(out + 12, qins_crc32c(crc, out + QINS_PAGE_KV_HEADER_BYTES, payload));
+    *written = total;
+    return QINS_OK;
+}
+
+static void kv_header_get(const uint8_t *in, struct qins_page_kv_header *h) {
+    *h = (struct qins_page_kv_header){in[2], in[3], in[4], in[5], get16(in + 6), get32(in + 8), get32(in + 12)};
+}
+
+int qins_page_kv_read_header(const uint8_t *in, size_t in_len, struct qins_page_kv_header *h) {
+    QINS_CHECK(in && in_len >= QINS_PAGE_KV_HEADER_BYTES, QINS_ERR_FORMAT, "kv page of %zu bytes is truncated",
+               in_len);
+    QINS_CHECK(in[0] == 'Q' && in[1] == 'K', QINS_ERR_FORMAT, "bad kv page magic 0x%02x 0x%02x", in[0], in[1]);
+    kv_header_get(in, h);
+    QINS_CHECK(in_len - QINS_PAGE_KV_HEADER_BYTES >= h->payload_bytes, QINS_ERR_FORMAT,
+               "kv page truncated: %zu payload bytes of %u", in_len - QINS_PAGE_KV_HEADER_BYTES, h->payload_bytes);
+    return QINS_OK;
+}
+
+// Every failure is one log line naming the page: this runs on each page of every attention
+// read, so the label is formatted only on failure and the CRC is the hardware one.
+int qins_page_kv_check(const uint8_t *in, size_t in_len, const struct qins_codec_params *p, size_t rows, size_t cols,
+                       const char *name, int index, const uint8_t **payload, size_t *payload_len) {
+    QINS_CHECK(in && in_len >= QINS_PAGE_KV_HEADER_BYTES && in[0] == 'Q' && in[1] == 'K', QINS_ERR_FORMAT,
+               "%s page %d is corrupt: bad magic or truncated (%zu bytes)", name, index, in_len);
+    struct qins_page_kv_header h;
+    kv_header_get(in, &h);
+    const size_t want = qins_codec_encoded_bytes(p, rows, cols);
+    QINS_CHECK(h.codec == (uint8_t)p->codec && h.bits == (uint8_t)p->bits && h.granularity == (uint8_t)p->granularity &&
+                   h.scale_mode == (uint8_t)p->scale_mode && h.rows == rows && h.payload_bytes == want &&
+                   want <= in_len - QINS_PAGE_KV_HEADER_BYTES,
+               QINS_ERR_FORMAT,
+               "%s page %d is corrupt: header says codec %u bits %u gran %u scale %u, %u rows, %u bytes; "
+               "expected %d %d %d %d, %zu rows, %zu bytes (of %zu)",
+               name, index, h.codec, h.bits, h.granularity, h.scale_mode, h.rows, h.payload_bytes, (int)p->codec,
+               p->bits, (int)p->granularity, (int)p->scale_mode, rows, want, in_len - QINS_PAGE_KV_HEADER_BYTES);
+    const uint32_t crc = qins_crc32c(qins_crc32c(0, in, 12), in + QINS_PAGE_KV_HEADER_BYTES, h.payload_bytes);
+    QINS_CHECK(crc == h.checksum, QINS_ERR_FORMAT, "%s page %d is corrupt: checksum 0x%08x stored, 0x%08x computed",
+               name, index, h.checksum, crc);
+    *payload = in + QINS_PAGE_KV_HEADER_BYTES;
+    *payload_len = h.payload_bytes;
+    return QINS_OK;
+}

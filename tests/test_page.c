@@ -1,5 +1,5 @@
 // tests/test_page.c — page framing: round trips, sizes, page sizing, checksum and header
-// corruption, truncation, CRC-32C hardware path == reference.
+// corruption, truncation, CRC-32C hardware path == reference; the compact KV header likewise.
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,4 +84,78 @@ Test(page, rejects_corruption_and_truncation) {
         }
     }
     cr_assert_eq(qins_page_read(buf, w, y, 63, NULL), QINS_ERR_RANGE, "small output");
+}
+
+// ---- compact KV pages
+
+Test(page, kv_header_round_trip_and_layout) {
+    struct qins_codec_params p = mk("int6", QINS_GRAN_PER_ROW);
+    enum { R = 16, C = 32 };
+    float x[R * C], y[R * C], z[R * C];
+    struct qins_test_rng r = {33};
+    for (int i = 0; i < R * C; i++) x[i] = qins_test_gauss(&r);
+    const size_t payload = qins_codec_encoded_bytes(&p, R, C);
+    cr_assert_eq(payload, R * 2 + R * C * 6 / 8, "per-row FP16 scales + 6-bit codes");
+    cr_assert_eq(qins_page_kv_bytes(&p, R, C), QINS_PAGE_KV_HEADER_BYTES + payload);
+    cr_assert_eq(QINS_PAGE_KV_HEADER_BYTES, 16);
+    cr_assert_eq(qins_page_kv_bytes(&p, 65536, C), 0, "rows are u16");
+    uint8_t buf[1024];
+    size_t w;
+    cr_assert_eq(qins_page_kv_write(&p, x, R, C, buf, sizeof buf, &w), 0);
+    cr_assert_eq(w, QINS_PAGE_KV_HEADER_BYTES + payload);
+    cr_assert_eq(qins_page_kv_write(&p, x, R, C, buf, w - 1, &w), QINS_ERR_RANGE, "small buffer");
+    // golden layout: magic, codec fields, rows, payload size, CRC-32C over header[0..12) + payload
+    const uint8_t head[12] = {'Q', 'K', (uint8_t)p.codec, 6, QINS_GRAN_PER_ROW, (uint8_t)p.scale_mode,
+                              R, 0, (uint8_t)payload, (uint8_t)(payload >> 8), 0, 0};
+    cr_assert_eq(memcmp(buf, head, 12), 0, "header bytes 0..12");
+    uint32_t crc = qins_crc32c_ref(qins_crc32c_ref(0, buf, 12), buf + 16, payload);
+    cr_assert_eq(buf[12] | buf[13] << 8 | buf[14] << 16 | (uint32_t)buf[15] << 24, crc, "little-endian CRC-32C");
+    struct qins_page_kv_header h;
+    cr_assert_eq(qins_page_kv_read_header(buf, w, &h), 0);
+    cr_assert(h.codec == p.codec && h.bits == 6 && h.granularity == QINS_GRAN_PER_ROW && h.scale_mode == p.scale_mode);
+    cr_assert(h.rows == R && h.payload_bytes == payload && h.checksum == crc);
+    // the payload is exactly the codec's block, and decodes bit-identically to it
+    const uint8_t *codes;
+    size_t len;
+    cr_assert_eq(qins_page_kv_check(buf, w, &p, R, C, "test", 0, &codes, &len), 0);
+    cr_assert(codes == buf + 16 && len == payload);
+    uint8_t blk[1024];
+    cr_assert_eq(qins_codec_encode(&p, x, R, C, blk, payload), 0);
+    cr_assert_eq(memcmp(codes, blk, payload), 0);
+    cr_assert_eq(qins_codec_decode(&p, codes, len, R, C, y), 0);
+    cr_assert_eq(qins_codec_decode(&p, blk, payload, R, C, z), 0);
+    cr_assert_eq(memcmp(y, z, sizeof y), 0);
+}
+
+static void quiet_sink(int level, const char *msg, void *user) { (void)level, (void)msg, (void)user; }
+
+Test(page, kv_check_rejects_corruption_truncation_and_other_codecs) {
+    struct qins_codec_params p = mk("qins8", QINS_GRAN_PER_ROW);
+    enum { R = 4, C = 16 };
+    float x[R * C];
+    for (int i = 0; i < R * C; i++) x[i] = (float)i - 30.5f;
+    uint8_t buf[256];
+    size_t w, len;
+    const uint8_t *codes;
+    cr_assert_eq(qins_page_kv_write(&p, x, R, C, buf, sizeof buf, &w), 0);
+    qins_log_set(quiet_sink, NULL);
+    for (size_t cut = 0; cut < w; cut++)
+        cr_assert_eq(qins_page_kv_check(buf, cut, &p, R, C, "t", 0, &codes, &len), QINS_ERR_FORMAT, "cut %zu", cut);
+    for (size_t i = 0; i < w; i++)
+        for (int b = 0; b < 8; b++) {
+            uint8_t c[256];
+            memcpy(c, buf, w);
+            c[i] ^= (uint8_t)(1u << b);
+            cr_assert_eq(qins_page_kv_check(c, w, &p, R, C, "t", 0, &codes, &len), QINS_ERR_FORMAT,
+                         "flip byte %zu bit %d", i, b);
+        }
+    struct qins_codec_params other = mk("int8", QINS_GRAN_PER_ROW);
+    cr_assert_eq(qins_page_kv_check(buf, w, &other, R, C, "t", 0, &codes, &len), QINS_ERR_FORMAT, "other codec");
+    cr_assert_eq(qins_page_kv_check(buf, w, &p, R - 1, C, "t", 0, &codes, &len), QINS_ERR_FORMAT, "other rows");
+    cr_assert_eq(qins_page_kv_check(buf, w, &p, R, C + 1, "t", 0, &codes, &len), QINS_ERR_FORMAT, "other cols");
+    cr_assert_eq(qins_page_kv_check(buf, w, &p, R, C, "layer 7 K", 3, &codes, &len), 0);
+    buf[20] ^= 1;
+    cr_assert_eq(qins_page_kv_check(buf, w, &p, R, C, "layer 7 K", 3, &codes, &len), QINS_ERR_FORMAT);
+    qins_log_set(NULL, NULL);
+    cr_assert(strstr(qins_last_error(), "layer 7 K page 3 is corrupt: checksum"), "%s", qins_last_error());
 }
