@@ -434,18 +434,25 @@ int qins_sweep_plot_xy(struct qins_sweep *s, struct qins_plot p, const char *xwh
                        const char *const *group_names, int n_groups, bool positive_y) {
     struct qins_series ps;
     QINS_TRY(qins_series_init(&ps, s->n));
-    double *rows[64] = {0}; // one series per group present, in group order (an all-NaN series breaks gnuplot)
+    // one series per group present, in group order (an all-NaN series breaks gnuplot); rows are
+    // indices, since adding a series may move ps.y
+    int row_of[64];
+    for (int g = 0; g < 64; g++) row_of[g] = -1;
     for (int g = 0; g < n_groups && g < 64; g++)
-        for (size_t i = 0; i < s->n && !rows[g]; i++)
-            if (s->v[i].group == g && !(rows[g] = qins_series_add(&ps, group_names[g]))) {
-                qins_series_free(&ps);
-                return QINS_ERR_NOMEM;
+        for (size_t i = 0; i < s->n && row_of[g] < 0; i++)
+            if (s->v[i].group == g) {
+                if (!qins_series_add(&ps, group_names[g])) {
+                    qins_series_free(&ps);
+                    return QINS_ERR_NOMEM;
+                }
+                row_of[g] = (int)ps.n_series - 1;
             }
     for (size_t i = 0; i < s->n; i++) {
+        const int g = s->v[i].group;
         const double y = qins_variant_get(&s->v[i], ywhat);
         ps.x[i] = qins_variant_get(&s->v[i], xwhat);
-        if (s->v[i].group >= 0 && s->v[i].group < n_groups && rows[s->v[i].group])
-            rows[s->v[i].group][i] = positive_y && !(y > 0) ? NAN : y;
+        if (g >= 0 && g < n_groups && g < 64 && row_of[g] >= 0)
+            ps.y[(size_t)row_of[g] * ps.n + i] = positive_y && !(y > 0) ? NAN : y;
     }
     return qins_series_plot(&ps, s->e->run, p);
 }

@@ -179,7 +179,8 @@ struct qins_series {
 };
 // Returns 0 or QINS_ERR_NOMEM.
 int qins_series_init(struct qins_series *ps, size_t n);
-// Adds a series and returns its row (n values, NaN) or NULL when out of memory.
+// Adds a series and returns its row (n values, NaN; valid until the next add: rows move) or NULL
+// when out of memory.
 double *qins_series_add(struct qins_series *ps, const char *name);
 // Records plot p with ps's x, y and names (p's n, x, y, n_series, series are filled in), then
 // frees ps. A plot with no series is skipped. Returns 0 or < 0.
