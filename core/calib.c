@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "util.h"
 #include "experiment.h"
 
 // ---------------------------------------------------------------------------------------------
@@ -88,11 +89,6 @@ void qins_calib_stats_add(struct qins_calib_stats *st, const float *x, int64_t n
     }
 }
 
-static int cmp_float(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
 int qins_calib_stats_finish(struct qins_calib_stats *st) {
     QINS_CHECK(st->n > 0, QINS_ERR_STATE, "calib: no calibration row was captured (%d channels)", st->dim);
     const size_t d = (size_t)st->dim;
@@ -102,7 +98,7 @@ int qins_calib_stats_finish(struct qins_calib_stats *st) {
     st->rms = malloc(d * sizeof(double));
     st->median = malloc(d * sizeof(double));
     const int64_t m = st->n < st->res_cap ? st->n : st->res_cap;
-    float *tmp = malloc((size_t)m * sizeof(float));
+    double *tmp = malloc((size_t)m * sizeof *tmp); // FP32 rows widened exactly: the median of the same values
     if (!st->mean || !st->mean_abs || !st->rms || !st->median || !tmp) {
         free(tmp);
         QINS_CHECK(0, QINS_ERR_NOMEM, "calib: out of memory");
@@ -111,9 +107,9 @@ int qins_calib_stats_finish(struct qins_calib_stats *st) {
         st->mean[j] = st->sum[j] / (double)st->n;
         st->mean_abs[j] = st->sum_abs[j] / (double)st->n;
         st->rms[j] = sqrt(st->sum_sq[j] / (double)st->n);
-        memcpy(tmp, st->reservoir + j * st->res_cap, (size_t)m * sizeof(float));
-        qsort(tmp, (size_t)m, sizeof(float), cmp_float);
-        st->median[j] = m % 2 ? tmp[m / 2] : 0.5 * ((double)tmp[m / 2 - 1] + tmp[m / 2]);
+        const float *r = st->reservoir + j * st->res_cap;
+        for (int64_t i = 0; i < m; i++) tmp[i] = r[i];
+        st->median[j] = qins_median_inplace(tmp, (size_t)m);
     }
     free(tmp);
     return 0;
