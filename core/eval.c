@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "util.h"
 
 // Lowest index of the largest value; NaN never wins over a number (a variant that blew up
 // still yields a valid id, and its non-finite logits are counted by the callers).
@@ -121,14 +122,6 @@ void qins_ppl_result_free(struct qins_ppl_result *r) {
     memset(r, 0, sizeof *r);
 }
 
-// A total order with NaN after every number: qsort needs a consistent comparison, and a
-// variant with NaN log-probabilities has NaN KL divergences.
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    if (isnan(x) || isnan(y)) return isnan(x) - isnan(y);
-    return (x > y) - (x < y);
-}
-
 int qins_ppl_compare(const struct qins_ppl_result *b, const struct qins_ppl_result *v, struct qins_ppl_compare *out) {
     memset(out, 0, sizeof *out);
     QINS_CHECK(b->tokens_scored == v->tokens_scored && b->n_vocab == v->n_vocab && b->tokens_scored > 0, QINS_ERR_ARG,
@@ -152,7 +145,8 @@ int qins_ppl_compare(const struct qins_ppl_result *b, const struct qins_ppl_resu
     out->n = n;
     out->kld_mean = sum / n;
     out->top1_agreement = (double)same / n;
-    qsort(kld, n, sizeof *kld, cmp_double);
+    // NaN after every number (qins_cmp_double): a variant with NaN log-probabilities has NaN KLDs
+    qsort(kld, n, sizeof *kld, qins_cmp_double);
     out->kld_median = kld[n / 2];
     out->kld_p99 = kld[(int64_t)((n - 1) * 0.99)];
     out->kld_max = kld[n - 1];
