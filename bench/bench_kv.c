@@ -29,7 +29,7 @@ struct items {
 static int collect(const char *item, size_t i, void *user) {
     struct items *it = user;
     (void)i;
-    if (it->n < it->max) snprintf(it->v[it->n++], 128, "%s", item);
+    if (*item && it->n < it->max) snprintf(it->v[it->n++], 128, "%s", item);
     return 0;
 }
 static int split(const char *s, char items[][128], int max) {

@@ -182,6 +182,27 @@ static int parse_item(const struct qins_cfg_key *k, struct list_items *l, size_t
     return QINS_OK;
 }
 
+struct list_parse {
+    const struct qins_cfg_key *k;
+    struct list_items *l;
+    const char *value;
+    char *why;
+    size_t cap;
+};
+
+static int list_item(const char *item, size_t i, void *user) {
+    struct list_parse *lp = user;
+    (void)i;
+    char *it = strdup(item);
+    if (!it) return QINS_ERR_NOMEM;
+    lp->l->s[lp->l->n++] = it;
+    if (!*it) {
+        snprintf(lp->why, lp->cap, "empty item %zu in list '%s'", lp->l->n, lp->value);
+        return QINS_ERR_ARG;
+    }
+    return parse_item(lp->k, lp->l, lp->l->n, lp->why, lp->cap);
+}
+
 // Splits value on commas into trimmed, checked items. Returns QINS_OK or an error with why.
 static int parse_list(const struct qins_cfg_key *k, const char *value, struct list_items *l, char *why, size_t cap) {
     memset(l, 0, sizeof *l);
@@ -190,37 +211,10 @@ static int parse_list(const struct qins_cfg_key *k, const char *value, struct li
     l->s = calloc(cap_items, sizeof *l->s);
     l->i = calloc(cap_items, sizeof *l->i);
     l->d = calloc(cap_items, sizeof *l->d);
-    if (!l->s || !l->i || !l->d) {
-        list_free(l);
-        return QINS_ERR_NOMEM;
-    }
-    const char *p = value;
-    while (*p && isspace((unsigned char)*p)) p++;
-    if (!*p) return QINS_OK; // empty list
-    for (p = value;;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        char *it = trim_dup(p, len);
-        if (!it) {
-            list_free(l);
-            return QINS_ERR_NOMEM;
-        }
-        l->s[l->n++] = it;
-        int st = QINS_OK;
-        if (!*it) {
-            snprintf(why, cap, "empty item %zu in list '%s'", l->n, value);
-            st = QINS_ERR_ARG;
-        } else {
-            st = parse_item(k, l, l->n, why, cap);
-        }
-        if (st < 0) {
-            list_free(l);
-            return st;
-        }
-        if (!comma) break;
-        p = comma + 1;
-    }
-    return QINS_OK;
+    struct list_parse lp = {k, l, value, why, cap};
+    const int st = l->s && l->i && l->d ? qins_split_list(value, list_item, &lp, NULL) : QINS_ERR_NOMEM;
+    if (st < 0) list_free(l);
+    return st < 0 ? st : QINS_OK;
 }
 
 // Parses and validates `value` for key v->k; on success replaces v's value. On failure writes

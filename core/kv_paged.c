@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "util.h"
 #include "lut_decode.h"
 #include "pack.h"
 #include "page.h"
@@ -333,19 +334,26 @@ int qins_kv_projected_bytes(const struct qins_kv_spec *spec, int n_layer, int kv
 
 // ---- spec parsing
 
-static int parse_layers(const char *list, struct qins_kv_spec *out) {
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", list);
-    out->n_override = 0;
-    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        char *end;
-        long l = strtol(t, &end, 10);
-        QINS_CHECK(*end == 0 && end != t && l > -QINS_KV_MAX_LAYERS && l < QINS_KV_MAX_LAYERS &&
-                       out->n_override < QINS_KV_MAX_LAYERS,
-                   QINS_ERR_ARG, "kv spec: bad layer '%s' in keep=%s", t, list);
-        out->override_layers[out->n_override++] = (int)l;
-    }
+struct layers_ctx {
+    struct qins_kv_spec *out;
+    const char *list;
+};
+static int parse_layer(const char *t, size_t i, void *user) {
+    struct layers_ctx *c = user;
+    char *end;
+    const long l = strtol(t, &end, 10);
+    (void)i;
+    QINS_CHECK(*end == 0 && end != t && l > -QINS_KV_MAX_LAYERS && l < QINS_KV_MAX_LAYERS &&
+                   c->out->n_override < QINS_KV_MAX_LAYERS,
+               QINS_ERR_ARG, "kv spec: bad layer '%s' in keep=%s", t, c->list);
+    c->out->override_layers[c->out->n_override++] = (int)l;
     return 0;
+}
+
+static int parse_layers(const char *list, struct qins_kv_spec *out) {
+    out->n_override = 0;
+    struct layers_ctx c = {out, list};
+    return qins_split_list(list, parse_layer, &c, NULL);
 }
 
 static int parse_float(const char *v, const char *what, float *out) {

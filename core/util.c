@@ -76,24 +76,22 @@ double qins_median(const double *x, size_t n) {
 int qins_split_list(const char *list, qins_item_fn fn, void *user, size_t *count) {
     size_t n = 0;
     int st = 0;
-    for (const char *p = list; p && *p && st == 0;) {
+    const char *p = list ? list : "";
+    while (*p == ' ' || *p == '\t') p++;
+    for (bool more = *p != 0; more && st == 0;) {
         const char *end = strchr(p, ',');
         if (!end) end = p + strlen(p);
         const char *a = p, *b = end;
         while (a < b && (*a == ' ' || *a == '\t')) a++;
         while (b > a && (b[-1] == ' ' || b[-1] == '\t')) b--;
-        if (b > a) {
-            char item[256];
-            if ((size_t)(b - a) >= sizeof item) {
-                qins_log(QINS_LOG_ERROR, "list item '%.40s...' is longer than %zu bytes", a, sizeof item - 1);
-                st = QINS_ERR_RANGE;
-                break;
-            }
-            memcpy(item, a, (size_t)(b - a));
-            item[b - a] = 0;
-            st = fn(item, n++, user);
-        }
-        p = *end ? end + 1 : end;
+        char small[256], *item = (size_t)(b - a) < sizeof small ? small : malloc((size_t)(b - a) + 1);
+        if (!item) return QINS_ERR_NOMEM;
+        memcpy(item, a, (size_t)(b - a));
+        item[b - a] = 0;
+        st = fn(item, n++, user);
+        if (item != small) free(item);
+        more = *end != 0;
+        p = end + 1;
     }
     if (count) *count = n;
     return st;

@@ -35,10 +35,11 @@ int qins_cmp_double(const void *a, const void *b);
 // qsort comparator for int64_t.
 int qins_cmp_int64(const void *a, const void *b);
 
-// Calls fn(item, index, user) on each comma-separated item of list, trimmed of blanks; empty
-// items are skipped (so "" has none). Items longer than 255 bytes are an error. Stops at and
-// returns the first non-zero result of fn; returns 0 when every call returned 0. *count (may be
-// NULL) receives the number of items visited.
+// Calls fn(item, index, user) on each comma-separated item of list, trimmed of blanks. A blank
+// list has no items; an empty item inside a list ("a,,b") is passed as "" so the caller can
+// reject it. Stops at and returns the first non-zero result of fn (QINS_ERR_NOMEM when an item
+// cannot be copied); returns 0 when every call returned 0. *count (may be NULL) receives the
+// number of items visited.
 typedef int (*qins_item_fn)(const char *item, size_t index, void *user);
 int qins_split_list(const char *list, qins_item_fn fn, void *user, size_t *count);
 

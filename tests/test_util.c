@@ -65,17 +65,28 @@ static int collect(const char *item, size_t i, void *user) {
     return 0;
 }
 
-Test(util, split_trims_and_skips_empty) {
+Test(util, split_trims_and_passes_empty_items) {
     struct collected c = {0};
     size_t n;
     cr_assert_eq(qins_split_list(" a, b ,,\tc ", collect, &c, &n), 0);
-    cr_assert_eq(n, 3);
+    cr_assert_eq(n, 4);
     cr_assert_str_eq(c.items[0], "a");
     cr_assert_str_eq(c.items[1], "b");
-    cr_assert_str_eq(c.items[2], "c");
+    cr_assert_str_eq(c.items[2], "", "an empty item is passed on, for the caller to reject");
+    cr_assert_str_eq(c.items[3], "c");
     struct collected d = {0};
     cr_assert_eq(qins_split_list("", collect, &d, &n), 0);
     cr_assert_eq(n, 0);
+    cr_assert_eq(qins_split_list("  \t", collect, &d, &n), 0);
+    cr_assert_eq(n, 0, "a blank list has no items");
+    cr_assert_eq(qins_split_list("x,", collect, &d, &n), 0);
+    cr_assert_eq(n, 2, "a trailing comma is an empty last item");
+}
+
+static int collect_len(const char *item, size_t i, void *user) {
+    (void)i;
+    ((struct collected *)user)->n = strlen(item);
+    return 0;
 }
 
 Test(util, split_stops_at_first_nonzero) {
@@ -83,10 +94,12 @@ Test(util, split_stops_at_first_nonzero) {
     size_t n;
     cr_assert_eq(qins_split_list("x,stop,y", collect, &c, &n), 7);
     cr_assert_eq(c.n, 1);
+    struct collected d = {0};
     char long_item[400];
     memset(long_item, 'z', sizeof long_item - 1);
     long_item[sizeof long_item - 1] = 0;
-    cr_assert_eq(qins_split_list(long_item, collect, &c, NULL), QINS_ERR_RANGE);
+    cr_assert_eq(qins_split_list(long_item, collect_len, &d, NULL), 0, "long items are copied whole");
+    cr_assert_eq(d.n, 399);
 }
 
 Test(util, mkdir_p_nested_and_blocked) {
