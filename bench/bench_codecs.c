@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blas.h"
 #include "codec.h"
 #include "util.h"
 #include "entropy.h"
@@ -339,6 +340,7 @@ static void bench_huffman(const struct dataset *d, const char *spec) {
 }
 
 int main(int argc, char **argv) {
+    qins_blas_select(argc, argv); // a wrong OpenBLAS core: re-exec once with the right one
     const char *model = "stories260K.gguf", *csv_path = NULL, *kv_file = NULL;
     float alpha = QINS_CODEC_DEFAULT_ALPHA;
     int kv_tokens = 256, kv_dim_file = 0, quick = 0;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blas.h"
 #include "common.h"
 #include "util.h"
 #include "config.h"
@@ -39,6 +40,7 @@ static int split(const char *s, char items[][128], int max) {
 }
 
 int main(int argc, char **argv) {
+    qins_blas_select(argc, argv); // a wrong OpenBLAS core: re-exec once with the right one
     const char *model_arg = "stories260K.gguf", *contexts = "64,128,256,512",
                *variants = "fp16,int8,int6,nf8,nf6,qins8,qins6", *options = "alpha=2:gran=token:page=16";
     int reps = 9, threads = 0;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blas.h"
 #include "common.h"
 #include "codec.h"
 #include "gate.h"
@@ -154,6 +155,8 @@ static int tokenize_inputs(struct qins_exp *e) {
 }
 
 int qins_exp_open(struct qins_exp *e, int phase, int argc, char **argv, const struct qins_cfg_key *const *tables) {
+    // Before any work: a wrong OpenBLAS core is corrected by re-executing this process.
+    qins_blas_select(argc, argv);
     memset(e, 0, sizeof *e);
     // Line-buffered stdout: a run logged to a file shows its progress lines as they happen.
     setvbuf(stdout, NULL, _IOLBF, 0);

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "blas.h"
 #include "common.h"
 #include "h5.h"
 #include "runfile.h"
@@ -184,7 +185,10 @@ int qins_run_begin(qins_run_t **out, const struct qins_run_info *info) {
         strncat(command, i ? " " : "", sizeof command - strlen(command) - 1);
         strncat(command, info->argv[i], sizeof command - strlen(command) - 1);
     }
-    int32_t one = 1, zero = 0, phase = info->phase, threads = info->threads, forced = info->forced;
+    struct qins_blas_info blas;
+    qins_blas_info_get(&blas);
+    int32_t one = 1, zero = 0, phase = info->phase, threads = info->threads, forced = info->forced,
+            blas_threads = blas.threads;
     int st = QINS_OK;
     hid_t f = r->file;
     if (st == QINS_OK) st = write_attr_num(f, "schema_version", H5T_NATIVE_INT32, &one, 1);
@@ -202,6 +206,13 @@ int qins_run_begin(qins_run_t **out, const struct qins_run_info *info) {
     if (st == QINS_OK) st = write_attr_str(f, "eval_sha256", eval_sha);
     if (st == QINS_OK) st = write_attr_str(f, "host", host);
     if (st == QINS_OK) st = write_attr_num(f, "threads", H5T_NATIVE_INT32, &threads, 1);
+    if (st == QINS_OK) st = write_attr_str(f, "blas_name", blas.name);
+    if (st == QINS_OK) st = write_attr_str(f, "blas_version", blas.version);
+    if (st == QINS_OK) st = write_attr_str(f, "blas_core", blas.core);
+    if (st == QINS_OK) st = write_attr_str(f, "blas_core_corrected_from", blas.corrected_from);
+    if (st == QINS_OK) st = write_attr_num(f, "blas_threads", H5T_NATIVE_INT32, &blas_threads, 1);
+    if (st == QINS_OK) st = write_attr_str(f, "cpu_model", blas.cpu_model);
+    if (st == QINS_OK) st = write_attr_str(f, "cpu_features", blas.cpu_features);
     if (st == QINS_OK) st = write_attr_str(f, "command", command);
     if (st == QINS_OK) st = write_attr_str(f, "tag", info->tag);
     if (st == QINS_OK) st = write_attr_str(f, "start_time", t0);

@@ -22,6 +22,11 @@
 //   git_dirty string   "clean" | "dirty" | "unknown" (git status --porcelain at run time)
 //   model_path, model_sha256, eval_path, eval_sha256 strings ("none" when not used)
 //   host string, threads int32, command string (argv joined), tag string ([run] tag)
+//   blas_name string "OpenBLAS", blas_version string "0.3.21", blas_core string (the loaded
+//   openblas_get_corename(), e.g. "Cooperlake"), blas_core_corrected_from string (the core
+//   OpenBLAS chose before core/blas.h re-executed with OPENBLAS_CORETYPE; "" = not corrected),
+//   blas_threads int32 (openblas_get_num_threads() at begin), cpu_model string (CPUID brand),
+//   cpu_features string ("avx avx2 fma f16c avx512f ..."). Absent in files written before them.
 //   start_time, end_time strings (UTC ISO 8601), start_unix double (seconds since the epoch,
 //   microsecond resolution: orders runs that start within one second), forced int32 0/1,
 //   complete int32 0/1

@@ -180,6 +180,15 @@ static int runfile_open(qins_runfile_t **out, const char *path, char *msg, size_
     copy_attr(f->file, "git_commit", m->git_commit, sizeof m->git_commit);
     copy_attr(f->file, "git_dirty", m->git_dirty, sizeof m->git_dirty);
     copy_attr(f->file, "host", m->host, sizeof m->host);
+    double blas_threads = 0;
+    read_attr_double(f->file, "blas_threads", &blas_threads);
+    m->blas_threads = (int)blas_threads;
+    copy_attr(f->file, "blas_name", m->blas_name, sizeof m->blas_name);
+    copy_attr(f->file, "blas_version", m->blas_version, sizeof m->blas_version);
+    copy_attr(f->file, "blas_core", m->blas_core, sizeof m->blas_core);
+    copy_attr(f->file, "blas_core_corrected_from", m->blas_core_corrected_from, sizeof m->blas_core_corrected_from);
+    copy_attr(f->file, "cpu_model", m->cpu_model, sizeof m->cpu_model);
+    copy_attr(f->file, "cpu_features", m->cpu_features, sizeof m->cpu_features);
     *out = f;
     return QINS_OK;
 }

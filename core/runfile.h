@@ -23,6 +23,9 @@ struct qins_run_meta {
     char git_commit[64], git_dirty[16];
     char host[128];
     int threads;
+    char blas_name[16], blas_version[64], blas_core[32], blas_core_corrected_from[32]; // "" when not recorded
+    int blas_threads;                                                                    // 0 when not recorded
+    char cpu_model[64], cpu_features[160];
 };
 
 typedef struct qins_runfile qins_runfile_t;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blas.h"
 #include "common.h"
 #include "gate.h"
 
@@ -15,6 +16,7 @@ static int usage(void) {
 }
 
 int main(int argc, char **argv) {
+    qins_blas_select(argc, argv); // a wrong OpenBLAS core: re-exec once with the right one
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) return usage();
     char *end;
     long gate = strtol(argv[1], &end, 10);

@@ -59,10 +59,15 @@ int qins_cli_bench(int argc, char **argv) {
         printf("model %s: %s, %d layers, embd %d, ffn %d, vocab %d, %.1f M matmul params (%.1f MB FP32)\n", path,
                hp->arch == QINS_ARCH_PHI3 ? "phi3" : "llama", hp->n_layer, hp->n_embd, hp->n_ff, hp->n_vocab,
                params / 1e6, params * 4 / 1e6);
+    if (!json) cli_blas_print(5);
     else
     {
         printf("{\"model\":");
         qins_json_write_escaped(stdout, path, strlen(path));
+        printf(",\"blas\":");
+        struct qins_json j; // one value inside the hand-written document: no qins_json_end
+        qins_json_init(&j, stdout);
+        cli_blas_json(&j);
         printf(",\"params\":%.0f,\"runs\":[", params);
     }
     // The model's own footprint, before the bandwidth probe allocates its 512 MB buffer.

@@ -1,4 +1,5 @@
-// tools/cli_info.c — `qins info MODEL [--json]`: architecture, dimensions, tensors by type.
+// tools/cli_info.c — `qins info [MODEL] [--json]`: the BLAS library, its core and the CPU; with a
+// model, its architecture, dimensions and tensors by type.
 #include <stdio.h>
 #include <string.h>
 
@@ -14,6 +15,18 @@ int qins_cli_info(int argc, char **argv) {
     struct cli_args a = {"info", argc, argv, options, flags, {0}, 0};
     if (cli_parse(&a) < 0) return 2;
     const char *name = cli_opt(&a, "--model") ? cli_opt(&a, "--model") : a.positional[0];
+    if (!name) { // no model: the BLAS and CPU facts alone
+        if (!cli_flag(&a, "--json")) {
+            cli_blas_print(12);
+            return 0;
+        }
+        struct qins_json j;
+        qins_json_init(&j, stdout);
+        qins_json_object_begin(&j);
+        qins_json_key(&j, "blas"), cli_blas_json(&j);
+        qins_json_object_end(&j);
+        return qins_json_end(&j) < 0 ? 1 : 0;
+    }
     char path[1024];
     struct qins_model *m;
     if (qins_path_resolve(QINS_PATH_MODEL, name, path, sizeof path) < 0 || qins_model_load(path, &m) < 0) return 1;
@@ -41,6 +54,7 @@ int qins_cli_info(int argc, char **argv) {
         qins_json_key(&j, "rms_eps"), qins_json_double(&j, hp->rms_eps);
         qins_json_key(&j, "file_bytes"), qins_json_uint(&j, file_bytes);
         qins_json_key(&j, "weight_bytes_f32"), qins_json_uint(&j, m->weight_bytes);
+        qins_json_key(&j, "blas"), cli_blas_json(&j);
         qins_json_key(&j, "tensors_by_type");
         qins_json_object_begin(&j);
         for (int t = 0; t < 64; t++)
@@ -64,6 +78,7 @@ int qins_cli_info(int argc, char **argv) {
         for (int t = 0; t < 64; t++)
             if (count[t]) printf(" %s %d", qins_ggml_type_name(t), count[t]);
         printf("\nweights      %.2f MB as FP32 in the forward pass\n", m->weight_bytes / 1e6);
+        cli_blas_print(12);
     }
     (void)other;
     qins_model_free(m);

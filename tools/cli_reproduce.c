@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "blas.h"
 #include "cli.h"
 #include "common.h"
 #include "config.h"
@@ -178,6 +179,13 @@ static void print_notes(const struct qins_run_meta *old, const struct qins_run_m
     if (strcmp(new->config_hash, old->config_hash))
         printf("note: the effective configs differ (hash %.16s old, %.16s new)%s\n", old->config_hash,
                new->config_hash, rerun ? ": the phase's keys or defaults changed since" : "");
+    // Different BLAS kernels (core) sum in a different order: timings and low bits may move.
+    if (strcmp(old->blas_core, new->blas_core))
+        printf("note: BLAS core differs: old %s, new %s (other sgemm kernels: timings and rounding can differ)\n",
+               old->blas_core[0] ? old->blas_core : "(not recorded)", new->blas_core[0] ? new->blas_core : "(not recorded)");
+    if (strcmp(old->cpu_model, new->cpu_model))
+        printf("note: CPU model differs: old %s, new %s\n", old->cpu_model[0] ? old->cpu_model : "(not recorded)",
+               new->cpu_model[0] ? new->cpu_model : "(not recorded)");
     if (new->threads != old->threads || strcmp(new->host, old->host))
         printf("note: threads %d on %s vs %d on %s: results are bit-reproducible only for the same build and thread "
                "count\n", new->threads, new->host, old->threads, old->host);
@@ -232,6 +240,11 @@ int qins_cli_reproduce(int argc, char **argv) {
            m.config_hash);
     if (strcmp(m.git_commit, qins_run_build_commit()))
         printf("note: harness commit differs: recorded %s, this build %s\n", m.git_commit, qins_run_build_commit());
+    struct qins_blas_info blas;
+    qins_blas_info_get(&blas);
+    if (strcmp(m.blas_core, blas.core) || strcmp(m.cpu_model, blas.cpu_model))
+        printf("note: recorded BLAS core %s on %s, this machine %s on %s\n", m.blas_core[0] ? m.blas_core : "(not recorded)",
+               m.cpu_model[0] ? m.cpu_model : "(not recorded)", blas.core, blas.cpu_model);
     if (qins_run_verify_inputs(orig, model, eval) < 0) {
         // The message (logged) names the file and both hashes.
         qins_runfile_close(orig);
@@ -311,6 +324,8 @@ int qins_cli_reproduce(int argc, char **argv) {
     printf("new run: %s\n", new_run->path);
     struct qins_run_meta old_meta = m;
     snprintf(old_meta.git_commit, sizeof old_meta.git_commit, "%s", new_run->git_commit); // said above already
+    snprintf(old_meta.blas_core, sizeof old_meta.blas_core, "%s", new_run->blas_core);
+    snprintf(old_meta.cpu_model, sizeof old_meta.cpu_model, "%s", new_run->cpu_model);
     print_notes(&old_meta, new_run, true);
     int rc = compare_runs(orig, rep, &o);
     qins_runfile_close(rep);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static bool in_list(const char *const *list, const char *s) {
     for (; list && *list; list++)
@@ -98,6 +99,8 @@ char *cli_read_file(const char *cmd, const char *path, long *len) {
 
 #include <unistd.h>
 
+#include "blas.h"
+#include "json_out.h"
 #include "kv_paged.h"
 #include "model.h"
 #include "paths.h"
@@ -127,4 +130,35 @@ int cli_load_model(const struct cli_args *a, struct qins_model **m, struct qins_
 int cli_kv_spec(const struct cli_args *a, struct qins_kv_spec *spec) {
     const char *kv = cli_opt(a, "--kv");
     return qins_kv_spec_parse(kv ? kv : "fp32", spec) < 0 ? -1 : 0;
+}
+
+void cli_blas_print(int width) {
+    struct qins_blas_info b;
+    qins_blas_info_get(&b);
+    char from[64] = "";
+    if (!strcmp(b.source, "corrected")) snprintf(from, sizeof from, " (corrected from %s)", b.corrected_from);
+    else if (b.corrected_from[0]) snprintf(from, sizeof from, " (%s; OpenBLAS chose %s)", b.source, b.corrected_from);
+    else if (strcmp(b.source, "detected")) snprintf(from, sizeof from, " (%s)", b.source);
+    printf("%-*s %s %s, core %s%s, %d thread%s\n", width, "blas", b.name, b.version, b.core, from, b.threads,
+           b.threads == 1 ? "" : "s");
+    if (b.wanted[0] && strcasecmp(b.wanted, b.core))
+        printf("%-*s core %s under-uses this CPU: %s would be faster (unset OPENBLAS_CORETYPE / QINS_BLAS_CORE to let qins pick it)\n",
+               width, "", b.core, b.wanted);
+    printf("%-*s %s (%s)\n", width, "cpu", b.cpu_model[0] ? b.cpu_model : "unknown", b.cpu_features);
+}
+
+void cli_blas_json(struct qins_json *j) {
+    struct qins_blas_info b;
+    qins_blas_info_get(&b);
+    qins_json_object_begin(j);
+    qins_json_key(j, "name"), qins_json_str(j, b.name);
+    qins_json_key(j, "version"), qins_json_str(j, b.version);
+    qins_json_key(j, "core"), qins_json_str(j, b.core);
+    qins_json_key(j, "corrected_from"), qins_json_str(j, b.corrected_from);
+    qins_json_key(j, "core_source"), qins_json_str(j, b.source);
+    qins_json_key(j, "wanted_core"), qins_json_str(j, b.wanted);
+    qins_json_key(j, "threads"), qins_json_int(j, b.threads);
+    qins_json_key(j, "cpu_model"), qins_json_str(j, b.cpu_model);
+    qins_json_key(j, "cpu_features"), qins_json_str(j, b.cpu_features);
+    qins_json_object_end(j);
 }

@@ -25,6 +25,13 @@ int cli_int(const struct cli_args *a, const char *name, long lo, long hi, long d
 // error printed (missing or unreadable file).
 char *cli_read_file(const char *cmd, const char *path, long *len);
 
+struct qins_json;
+// Prints "blas  OpenBLAS <version>, core <core> [(corrected from X)], <n> threads" and a "cpu"
+// line (model, features), labels padded to `width`. Returns nothing.
+void cli_blas_print(int width);
+// Writes the same facts as one JSON object value (after a key, or inside an array). Returns nothing.
+void cli_blas_json(struct qins_json *j);
+
 struct qins_model;
 struct qins_tokenizer;
 struct qins_kv_spec;

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "blas.h"
 #include "cli.h"
 
 struct cli_command {
@@ -11,7 +12,7 @@ struct cli_command {
 };
 
 static const struct cli_command commands[] = {
-    {"info", qins_cli_info, "MODEL [--json]: architecture, dimensions, tensors by type"},
+    {"info", qins_cli_info, "[MODEL] [--json]: BLAS core and CPU; architecture, dimensions, tensors by type"},
     {"tokenize", qins_cli_tokenize, "--model M (--text-file F | --text T) [--no-bos] [--json] [--pieces]"},
     {"generate", qins_cli_generate, "--model M --prompt P --tokens N [--kv SPEC] [--json]"},
     {"perplexity", qins_cli_perplexity, "--model M --text-file F --ctx N [--chunks K] [--json]"},
@@ -33,6 +34,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    qins_blas_select(argc, argv); // a wrong OpenBLAS core: re-exec once with the right one
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

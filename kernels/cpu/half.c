@@ -1,26 +1,21 @@
 // kernels/cpu/half.c — binary16 conversion, scalar reference and F16C (8 values per step).
 #include "half.h"
 
-#include <cpuid.h>
 #include <immintrin.h>
 #include <string.h>
 
 #include "common.h"
+#include "cpu_features.h"
 
 static int simd_enabled = 1;
 
 void qins_half_set_simd(int enable) { simd_enabled = enable; }
 
-// CPUID leaf 1 and XGETBV directly: not every compiler's __builtin_cpu_supports knows "f16c".
+// CPUID leaf 1 and XGETBV (kernels/cpu_features.h): not every compiler's __builtin_cpu_supports knows "f16c".
 static int detect_f16c(void) {
-    unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
-    const int osxsave = (c >> 27) & 1, avx = (c >> 28) & 1, f16c = (c >> 29) & 1;
-    if (!osxsave || !avx || !f16c) return 0;
-    unsigned lo, hi;
-    __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    (void)hi;
-    return (lo & 6) == 6; // the OS saves XMM and YMM state
+    struct qins_cpu_features f;
+    qins_cpu_features_get(&f);
+    return f.f16c;
 }
 
 static int have_f16c(void) {
