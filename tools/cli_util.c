@@ -135,7 +135,7 @@ int cli_kv_spec(const struct cli_args *a, struct qins_kv_spec *spec) {
 void cli_blas_print(int width) {
     struct qins_blas_info b;
     qins_blas_info_get(&b);
-    char from[64] = "";
+    char from[112] = "";
     if (!strcmp(b.source, "corrected")) snprintf(from, sizeof from, " (corrected from %s)", b.corrected_from);
     else if (b.corrected_from[0]) snprintf(from, sizeof from, " (%s; OpenBLAS chose %s)", b.source, b.corrected_from);
     else if (strcmp(b.source, "detected")) snprintf(from, sizeof from, " (%s)", b.source);
