@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 // Query heads one caller's work item should cover at most (scores scratch of this many rows).
-#define QINS_ATTN_BLOCK_Q 8
+#define QINS_ATTN_BLOCK_Q 32
 
 // For KV head h < n_kv and query head g < G, with i = h*G + g:
 //   out[i*D ..] = sum_j softmax_j(scale * q_i . k_j,h) * v_j,h over positions j < n, where

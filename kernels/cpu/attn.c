@@ -107,13 +107,68 @@ __attribute__((target("avx2,fma"))) static inline float dot(const float *a, cons
     return s;
 }
 
+// s[r] = a . b_r for the four rows b_r = b + r*stride: each load of a serves four FMAs, one
+// horizontal reduction for the four sums.
+__attribute__((target("avx2,fma"))) static inline void dot4(const float *a, const float *b, size_t stride, int D,
+                                                             float *s) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+    const float *b0 = b, *b1 = b + stride, *b2 = b + 2 * stride, *b3 = b + 3 * stride;
+    int d = 0;
+    for (; d + 8 <= D; d += 8) {
+        const __m256 x = _mm256_loadu_ps(a + d);
+        s0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b0 + d), s0);
+        s1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b1 + d), s1);
+        s2 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b2 + d), s2);
+        s3 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b3 + d), s3);
+    }
+    // (s0 s1 s2 s3) -> four sums in one 128-bit vector
+    const __m256 h01 = _mm256_hadd_ps(s0, s1), h23 = _mm256_hadd_ps(s2, s3), h = _mm256_hadd_ps(h01, h23);
+    __m128 r = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    float t[4];
+    _mm_storeu_ps(t, r);
+    for (; d < D; d++) {
+        t[0] += a[d] * b0[d], t[1] += a[d] * b1[d];
+        t[2] += a[d] * b2[d], t[3] += a[d] * b3[d];
+    }
+    memcpy(s, t, sizeof t);
+}
+
+// o += w[0] v_0 + … + w[3] v_3 with v_r = v + r*stride: one load and store of o per four rows.
+__attribute__((target("avx2,fma"))) static inline void axpy4(float *o, const float *w, const float *v, size_t stride,
+                                                              int D) {
+    const float *v0 = v, *v1 = v + stride, *v2 = v + 2 * stride, *v3 = v + 3 * stride;
+    const __m256 w0 = _mm256_set1_ps(w[0]), w1 = _mm256_set1_ps(w[1]), w2 = _mm256_set1_ps(w[2]),
+                 w3 = _mm256_set1_ps(w[3]);
+    int d = 0;
+    for (; d + 8 <= D; d += 8) {
+        __m256 x = _mm256_loadu_ps(o + d);
+        x = _mm256_fmadd_ps(w0, _mm256_loadu_ps(v0 + d), x);
+        x = _mm256_fmadd_ps(w1, _mm256_loadu_ps(v1 + d), x);
+        x = _mm256_fmadd_ps(w2, _mm256_loadu_ps(v2 + d), x);
+        x = _mm256_fmadd_ps(w3, _mm256_loadu_ps(v3 + d), x);
+        _mm256_storeu_ps(o + d, x);
+    }
+    for (; d < D; d++) o[d] += w[0] * v0[d] + w[1] * v1[d] + w[2] * v2[d] + w[3] * v3[d];
+}
+
 __attribute__((target("avx2,fma"))) void qins_attn_rows_avx2(const float *q, int n_kv, int G, const float *k, const float *v,
                                                               size_t stride, int n, int D, float scale, float *scores,
                                                               float *out) {
-    // pass 1 over K: every head of the group against each row while it is in L1
-    for (int j = 0; j < n; j++) {
+    // pass 1 over K, four rows at a time: every head of the block against them while in L1
+    const int n4 = n & ~3;
+    const size_t ahead = (size_t)PREFETCH_ROWS * stride;
+    float t[4];
+    for (int j = 0; j < n4; j += 4) {
         const float *kr = k + (size_t)j * stride;
-        if (j + PREFETCH_ROWS < n) prefetch_row(kr + PREFETCH_ROWS * stride, n_kv * D);
+        for (int r = 0; r < 4 && j + r + PREFETCH_ROWS < n; r++) prefetch_row(kr + r * stride + ahead, n_kv * D);
+        for (int i = 0; i < n_kv * G; i++) {
+            dot4(q + (size_t)i * D, kr + (size_t)(i / G) * D, stride, D, t);
+            float *sc = scores + (size_t)i * n + j;
+            for (int r = 0; r < 4; r++) sc[r] = t[r] * scale;
+        }
+    }
+    for (int j = n4; j < n; j++) {
+        const float *kr = k + (size_t)j * stride;
         for (int i = 0; i < n_kv * G; i++)
             scores[(size_t)i * n + j] = dot(q + (size_t)i * D, kr + (size_t)(i / G) * D, D) * scale;
     }
@@ -142,11 +197,16 @@ __attribute__((target("avx2,fma"))) void qins_attn_rows_avx2(const float *q, int
         for (j = 0; j + 8 <= n; j += 8) _mm256_storeu_ps(sc + j, _mm256_mul_ps(_mm256_loadu_ps(sc + j), inv8));
         for (; j < n; j++) sc[j] *= inv;
     }
-    // pass 2 over V: out_g += w_gj * v_j
+    // pass 2 over V, four rows at a time: out_i += w_ij * v_j
     memset(out, 0, (size_t)n_kv * G * D * sizeof(float));
-    for (int j = 0; j < n; j++) {
+    for (int j = 0; j < n4; j += 4) {
         const float *vr = v + (size_t)j * stride;
-        if (j + PREFETCH_ROWS < n) prefetch_row(vr + PREFETCH_ROWS * stride, n_kv * D);
+        for (int r = 0; r < 4 && j + r + PREFETCH_ROWS < n; r++) prefetch_row(vr + r * stride + ahead, n_kv * D);
+        for (int i = 0; i < n_kv * G; i++)
+            axpy4(out + (size_t)i * D, scores + (size_t)i * n + j, vr + (size_t)(i / G) * D, stride, D);
+    }
+    for (int j = n4; j < n; j++) {
+        const float *vr = v + (size_t)j * stride;
         for (int i = 0; i < n_kv * G; i++) {
             const float w = scores[(size_t)i * n + j], *vh = vr + (size_t)(i / G) * D;
             const __m256 w8 = _mm256_set1_ps(w);
