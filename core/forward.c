@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attn.h"
 #include "common.h"
 #include "model.h"
 
@@ -45,42 +46,34 @@ static void observe(struct qins_model *m, int layer, enum qins_site site, const 
 }
 
 // Causal (optionally sliding-window) attention of n_tok queries at positions pos0.. over the
-// first pos0+n_tok cache rows. Each (token, head) pair is computed by one thread in a fixed
-// order, so the result does not depend on the thread count.
+// first pos0+n_tok cache rows, whatever store they were decoded from. A work item is one token
+// and a block of consecutive KV heads with the query heads sharing them (kernels/attn.h), so
+// each cache row is read as one contiguous run per item. Each head's result does not depend on
+// the blocking, so it does not depend on the thread count either.
 static void attention(const struct qins_hparams *hp, struct qins_state *s, int n_tok, int pos0, const float *kc,
                       const float *vc) {
-    const int H = hp->n_head, D = hp->head_dim, kv_dim = hp->n_head_kv * D, group = H / hp->n_head_kv;
+    const int H = hp->n_head, Hkv = hp->n_head_kv, D = hp->head_dim, kv_dim = Hkv * D, group = H / Hkv;
     const float scale = 1.0f / sqrtf((float)D);
     int n_threads = omp_get_max_threads();
     if (n_threads > s->n_threads_scratch) n_threads = s->n_threads_scratch;
-    // Only batches are worth a parallel region: after one, idle OpenMP threads spin for a while
-    // and would steal the cores from OpenBLAS's own threads in the next single-token sgemv.
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (n_tok > 1)
-    for (int th = 0; th < n_tok * H; th++) {
-        const int t = th / H, h = th % H, g = h / group, p = pos0 + t;
-        float *sc = s->scores + (size_t)omp_get_thread_num() * s->n_ctx;
-        const float *q = s->q + (size_t)t * H * D + (size_t)h * D;
-        int j0 = hp->sliding_window > 0 && p - hp->sliding_window + 1 > 0 ? p - hp->sliding_window + 1 : 0;
-        float mx = -INFINITY;
-        for (int j = j0; j <= p; j++) {
-            const float *k = kc + (size_t)j * kv_dim + (size_t)g * D;
-            float dot = 0;
-            for (int d = 0; d < D; d++) dot += q[d] * k[d];
-            sc[j] = dot * scale;
-            if (sc[j] > mx) mx = sc[j];
-        }
-        float sum = 0;
-        for (int j = j0; j <= p; j++) {
-            sc[j] = expf(sc[j] - mx);
-            sum += sc[j];
-        }
-        float inv = 1.0f / sum, *out = s->att + (size_t)t * H * D + (size_t)h * D;
-        for (int d = 0; d < D; d++) out[d] = 0;
-        for (int j = j0; j <= p; j++) {
-            const float *v = vc + (size_t)j * kv_dim + (size_t)g * D;
-            float a = sc[j] * inv;
-            for (int d = 0; d < D; d++) out[d] += a * v[d];
-        }
+    // KV heads per item: enough items for every thread, at most QINS_ATTN_BLOCK_Q query heads.
+    // Wide blocks matter: a whole cache row streams at about twice the speed of one head's
+    // slice of it (strides of kv_dim*4 bytes defeat the hardware prefetchers).
+    int block = (Hkv + n_threads - 1) / n_threads;
+    if (block * group > QINS_ATTN_BLOCK_Q) block = QINS_ATTN_BLOCK_Q / group > 0 ? QINS_ATTN_BLOCK_Q / group : 1;
+    const int n_blocks = (Hkv + block - 1) / block;
+    // One token's items are worth a parallel region only with enough cache rows behind them;
+    // OpenBLAS runs in the same OpenMP pool, so the threads do not fight its own.
+    const bool parallel = n_threads > 1 && (n_tok > 1 || (size_t)(pos0 + 1) * kv_dim >= 65536);
+#pragma omp parallel for schedule(static) num_threads(n_threads) if (parallel)
+    for (int item = 0; item < n_tok * n_blocks; item++) {
+        const int t = item / n_blocks, h0 = (item % n_blocks) * block, p = pos0 + t;
+        const int n_kv = Hkv - h0 < block ? Hkv - h0 : block;
+        float *sc = s->scores + (size_t)omp_get_thread_num() * s->scores_heads * s->n_ctx;
+        const int j0 = hp->sliding_window > 0 && p - hp->sliding_window + 1 > 0 ? p - hp->sliding_window + 1 : 0;
+        const size_t q_off = (size_t)t * H * D + (size_t)h0 * group * D, kv_off = (size_t)j0 * kv_dim + (size_t)h0 * D;
+        qins_attn_rows(s->q + q_off, n_kv, group, kc + kv_off, vc + kv_off, (size_t)kv_dim, p - j0 + 1, D, scale, sc,
+                       s->att + q_off);
     }
 }
 
@@ -187,7 +180,9 @@ int qins_state_init(const struct qins_model *m, int n_ctx, int max_batch, struct
     s->hb = calloc(B * F, 4);
     s->hb2 = calloc(B * F, 4);
     s->logits = calloc(B * V, 4);
-    s->scores = calloc((size_t)s->n_threads_scratch * n_ctx, 4);
+    const int group = hp->n_head / hp->n_head_kv;
+    s->scores_heads = group > QINS_ATTN_BLOCK_Q ? group : (hp->n_head < QINS_ATTN_BLOCK_Q ? hp->n_head : QINS_ATTN_BLOCK_Q);
+    s->scores = calloc((size_t)s->n_threads_scratch * s->scores_heads * n_ctx, 4);
     s->rope_cos = calloc((size_t)n_ctx * half, 4);
     s->rope_sin = calloc((size_t)n_ctx * half, 4);
     if (!s->x || !s->xb || !s->xb2 || !s->q || !s->k || !s->v || !s->att || !s->hb || !s->hb2 || !s->logits ||

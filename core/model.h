@@ -124,7 +124,8 @@ struct qins_state {
     float *q, *k, *v, *att;   // (max_batch, H*D), (max_batch, HK*D) x2, (max_batch, H*D)
     float *hb, *hb2;          // (max_batch, F)
     float *logits;            // (max_batch, V)
-    float *scores;            // (threads, n_ctx) attention scores scratch
+    float *scores;            // (threads, scores_heads, n_ctx) attention scores scratch
+    int scores_heads;         // query heads one attention work item covers at most
     float *rope_cos, *rope_sin; // (n_ctx, n_rot/2) precomputed
     int n_threads_scratch;
 };

@@ -14,8 +14,56 @@
 #include "model.h"
 #include "paths.h"
 
+// Generation at cache depths: the cache is filled to each depth with synthetic K/V rows (the
+// cost of attention does not depend on their values), then tg tokens are timed from there,
+// median per-token time of reps runs. Prints ms/token per depth and the extra time from the
+// first to the last depth against what reading the extra KV bytes costs at read_gbps.
+static void bench_depths(struct qins_model *m, struct qins_state *s, struct qins_kv_store *kv, const int *depths,
+                         int n_depth, int tg, int reps, int nt, double read_gbps, double *samples) {
+    const int kvd = kv->kv_dim;
+    float *rows = malloc((size_t)256 * kvd * sizeof(float));
+    uint32_t seed = 12345;
+    for (size_t i = 0; i < (size_t)256 * kvd; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        rows[i] = ((float)(seed >> 8) / 16777216.0f - 0.5f) * 2.0f;
+    }
+    double ms[8], kv_bytes[8];
+    for (int di = 0; di < n_depth; di++) {
+        const int depth = depths[di];
+        qins_kv_clear(kv);
+        for (int l = 0; l < kv->n_layer; l++)
+            for (int p = 0; p < depth; p += 256) {
+                int n = depth - p < 256 ? depth - p : 256;
+                qins_kv_append(kv, l, p, n, rows, rows);
+            }
+        uint64_t read0 = kv->bytes_read, tok0 = m->counters.tokens;
+        for (int r = 0; r < reps; r++) {
+            int32_t t = 1;
+            qins_forward(m, s, &t, 1, depth, false); // warm-up / first token
+            double t0 = qins_time_now();
+            for (int i = 0; i < tg; i++) {
+                t = (int32_t)(1 + (i * 7919) % (m->hp.n_vocab - 1));
+                qins_forward(m, s, &t, 1, depth + 1 + i, false);
+            }
+            samples[r] = (qins_time_now() - t0) / tg;
+        }
+        ms[di] = 1e3 * qins_median_inplace(samples, (size_t)reps);
+        kv_bytes[di] = (double)(kv->bytes_read - read0) / (double)(m->counters.tokens - tok0);
+        printf("threads %d: depth %d: tg%d %.2f ms/token, %.2f MB KV read/token\n", nt, depth, tg, ms[di],
+               kv_bytes[di] / 1e6);
+    }
+    if (n_depth > 1) {
+        const double extra_ms = ms[n_depth - 1] - ms[0], extra_bytes = kv_bytes[n_depth - 1] - kv_bytes[0],
+                     bw_ms = extra_bytes / (read_gbps * 1e9) * 1e3;
+        printf("threads %d: depth %d -> %d: +%.2f ms/token; +%.2f MB KV read/token = %.2f ms at %.2f GB/s; ratio %.2f\n",
+               nt, depths[0], depths[n_depth - 1], extra_ms, extra_bytes / 1e6, bw_ms, read_gbps, extra_ms / bw_ms);
+    }
+    qins_kv_clear(kv);
+    free(rows);
+}
+
 int qins_cli_bench(int argc, char **argv) {
-    static const char *const options[] = {"--model", "--threads", "--pp", "--tg", "--reps", NULL},
+    static const char *const options[] = {"--model", "--threads", "--pp", "--tg", "--reps", "--depth", NULL},
                              *const flags[] = {"--json", NULL};
     struct cli_args a = {"bench", argc, argv, options, flags, {0}, 0};
     if (cli_parse(&a) < 0) return 2;
@@ -29,7 +77,24 @@ int qins_cli_bench(int argc, char **argv) {
     struct qins_model *m;
     if (qins_path_resolve(QINS_PATH_MODEL, name, path, sizeof path) < 0 || qins_model_load(path, &m) < 0) return 1;
     const struct qins_hparams *hp = &m->hp;
+    // --depth d1,d2,…: generation after the cache holds d positions (decode attention cost)
+    int depths[8], n_depth = 0, max_depth = 0;
+    if (cli_opt(&a, "--depth")) {
+        char dspec[128];
+        snprintf(dspec, sizeof dspec, "%s", cli_opt(&a, "--depth"));
+        for (char *tok = strtok(dspec, ","); tok && n_depth < 8; tok = strtok(NULL, ",")) {
+            int d = atoi(tok);
+            if (d < 1) {
+                fprintf(stderr, "qins bench: bad depth '%s'\n", tok);
+                qins_model_free(m);
+                return 2;
+            }
+            depths[n_depth++] = d;
+            if (d > max_depth) max_depth = d;
+        }
+    }
     int ctx = (int)(pp + tg + 1);
+    if (max_depth + tg + 1 > ctx) ctx = (int)(max_depth + tg + 1);
     if (ctx > hp->n_ctx_train) {
         fprintf(stderr, "qins bench: pp + tg = %d exceeds the model context %d\n", ctx, hp->n_ctx_train);
         qins_model_free(m);
@@ -123,6 +188,7 @@ int qins_cli_bench(int argc, char **argv) {
                    nt, read_gbps, sgemm, pp, pp_tok_s, pp_gflops, 100 * pp_gflops / sgemm, tg, tg_tok_s,
                    bytes_per_tok / 1e6, bw_limit, 100 * tg_tok_s / bw_limit);
         first = 0;
+        if (n_depth > 0 && !json) bench_depths(m, s, kv, depths, n_depth, (int)tg, (int)reps, nt, read_gbps, samples);
     }
     if (json) printf("],\"peak_rss_model_bytes\":%zu,\"peak_rss_bytes\":%zu}\n", model_rss, qins_peak_rss_bytes());
     else
