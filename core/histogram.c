@@ -9,6 +9,7 @@
 #include "common.h"
 #include "entropy.h"
 #include "kv_paged.h"
+#include "util.h"
 
 int qins_hist_record_codes(qins_run_t *run, const char *name, const uint16_t *codes, size_t n, int bits,
                            struct qins_code_hist *h) {
@@ -20,7 +21,7 @@ int qins_hist_record_codes(qins_run_t *run, const char *name, const uint16_t *co
     int st = counts && h->hist ? 0 : QINS_ERR_NOMEM;
     if (st == 0) st = qins_entropy_histogram(codes, n, counts, nb);
     char path[192];
-    if (st == 0) st = snprintf(path, sizeof path, "/entropy/%s/hist", name) < (int)sizeof path ? 0 : QINS_ERR_RANGE;
+    if (st == 0) st = qins_format(path, sizeof path, "/entropy/%s/hist", name);
     if (st == 0) {
         for (size_t i = 0; i < nb; i++) h->hist[i] = (double)counts[i];
         h->bits = bits, h->n = n, h->entropy = qins_entropy_bits(counts, nb);
@@ -48,7 +49,7 @@ int qins_hist_record_kv_page(qins_run_t *run, const char *name, const struct qin
     int st = qins_codec_unpack_codes(&p, payload, len, (size_t)ps.page_tokens, (size_t)store->kv_dim, codes);
     if (st == 0) st = qins_hist_record_codes(run, name, codes, n, p.bits, h);
     char path[192];
-    snprintf(path, sizeof path, "/entropy/%s/hist", name);
+    if (st == 0) st = qins_format(path, sizeof path, "/entropy/%s/hist", name);
     if (st == 0) st = qins_run_attr_int(run, path, "layer", layer);
     if (st == 0) st = qins_run_attr_int(run, path, "page", page);
     free(codes);
@@ -76,7 +77,11 @@ int qins_hist_kv_layer(qins_run_t *run, const char *prefix, const struct qins_kv
     const size_t nb = st == 0 ? (size_t)1 << h[0].bits : 0;
     double *x = malloc((nb ? nb : 1) * sizeof *x), *y = malloc((nb ? 2 * nb : 1) * sizeof *y);
     if (st == 0 && !(x && y)) st = QINS_ERR_NOMEM;
-    if (st == 0 && h[1].bits != h[0].bits) st = QINS_ERR_ARG; // K and V coded at different k: no shared axis
+    if (st == 0 && h[1].bits != h[0].bits) { // K and V coded at different k: no shared axis
+        qins_log(QINS_LOG_ERROR, "histogram %s: K has %d-bit and V %d-bit codes (one plot needs one k)", prefix, h[0].bits,
+                 h[1].bits);
+        st = QINS_ERR_ARG;
+    }
     if (st == 0) {
         for (size_t i = 0; i < nb; i++) x[i] = (double)i, y[i] = h[0].hist[i], y[nb + i] = h[1].hist[i];
         char title[160];

@@ -92,14 +92,29 @@ size_t qins_page_rows_for(const struct qins_codec_params *p, size_t cols, size_t
     return lo;
 }
 
+// Both framings: the codec's payload right after a header whose last 4 bytes are the CRC-32C
+// of the header before them and the payload. Encodes the payload (label names the framing in
+// errors); the caller fills the header, then seals it.
+static int encode_framed(const struct qins_codec_params *p, const float *x, size_t rows, size_t cols, uint8_t *out,
+                         size_t cap, size_t header_bytes, const char *label, size_t *payload) {
+    *payload = qins_codec_encoded_bytes(p, rows, cols);
+    const size_t total = header_bytes + *payload;
+    QINS_CHECK(*payload <= UINT32_MAX, QINS_ERR_RANGE, "%s payload %zu bytes too large", label, *payload);
+    QINS_CHECK(cap >= total, QINS_ERR_RANGE, "%s buffer %zu < %zu bytes", label, cap, total);
+    return qins_codec_encode(p, x, rows, cols, out + header_bytes, *payload);
+}
+
+static void seal_framed(uint8_t *out, size_t header_bytes, size_t payload) {
+    const uint32_t crc = qins_crc32c(0, out, header_bytes - 4);
+    put32(out + header_bytes - 4, qins_crc32c(crc, out + header_bytes, payload));
+}
+
 int qins_page_write(const struct qins_codec_params *p, const float *x, size_t rows, size_t cols, uint8_t *out,
                     size_t cap, size_t *written) {
     QINS_TRY(qins_codec_validate(p));
     QINS_CHECK(rows <= UINT32_MAX && cols <= UINT32_MAX, QINS_ERR_RANGE, "page %zu x %zu too large", rows, cols);
-    size_t payload = qins_codec_encoded_bytes(p, rows, cols), total = QINS_PAGE_HEADER_BYTES + payload;
-    QINS_CHECK(payload <= UINT32_MAX, QINS_ERR_RANGE, "page payload %zu bytes too large", payload);
-    QINS_CHECK(cap >= total, QINS_ERR_RANGE, "page buffer %zu < %zu bytes", cap, total);
-    QINS_TRY(qins_codec_encode(p, x, rows, cols, out + QINS_PAGE_HEADER_BYTES, payload));
+    size_t payload;
+    QINS_TRY(encode_framed(p, x, rows, cols, out, cap, QINS_PAGE_HEADER_BYTES, "page", &payload));
     memcpy(out, "QPG1", 4);
     out[4] = (uint8_t)p->codec, out[5] = (uint8_t)p->bits, out[6] = (uint8_t)p->granularity;
     out[7] = (uint8_t)p->scale_mode;
@@ -109,9 +124,8 @@ int qins_page_write(const struct qins_codec_params *p, const float *x, size_t ro
     put32(out + 20, (uint32_t)rows);
     put32(out + 24, (uint32_t)cols);
     put32(out + 28, (uint32_t)payload);
-    uint32_t crc = qins_crc32c(0, out, 32);
-    put32(out + 32, qins_crc32c(crc, out + QINS_PAGE_HEADER_BYTES, payload));
-    *written = total;
+    seal_framed(out, QINS_PAGE_HEADER_BYTES, payload);
+    *written = QINS_PAGE_HEADER_BYTES + payload;
     return QINS_OK;
 }
 
@@ -219,18 +233,15 @@ int qins_page_kv_write(const struct qins_codec_params *p, const float *x, size_t
                        size_t cap, size_t *written) {
     QINS_TRY(qins_codec_validate(p));
     QINS_CHECK(rows <= UINT16_MAX, QINS_ERR_RANGE, "kv page of %zu rows (at most %u)", rows, UINT16_MAX);
-    size_t payload = qins_codec_encoded_bytes(p, rows, cols), total = QINS_PAGE_KV_HEADER_BYTES + payload;
-    QINS_CHECK(payload <= UINT32_MAX, QINS_ERR_RANGE, "kv page payload %zu bytes too large", payload);
-    QINS_CHECK(cap >= total, QINS_ERR_RANGE, "kv page buffer %zu < %zu bytes", cap, total);
-    QINS_TRY(qins_codec_encode(p, x, rows, cols, out + QINS_PAGE_KV_HEADER_BYTES, payload));
+    size_t payload;
+    QINS_TRY(encode_framed(p, x, rows, cols, out, cap, QINS_PAGE_KV_HEADER_BYTES, "kv page", &payload));
     memcpy(out, "QK", 2);
     out[2] = (uint8_t)p->codec, out[3] = (uint8_t)p->bits, out[4] = (uint8_t)p->granularity;
     out[5] = (uint8_t)p->scale_mode;
     put16(out + 6, (uint16_t)rows);
     put32(out + 8, (uint32_t)payload);
-    uint32_t crc = qins_crc32c(0, out, 12);
-    put32(out + 12, qins_crc32c(crc, out + QINS_PAGE_KV_HEADER_BYTES, payload));
-    *written = total;
+    seal_framed(out, QINS_PAGE_KV_HEADER_BYTES, payload);
+    *written = QINS_PAGE_KV_HEADER_BYTES + payload;
     return QINS_OK;
 }
 

@@ -142,17 +142,24 @@ int qins_sweep_metric_as(struct qins_sweep *s, const char *prefix, const char *w
     return qins_run_metric(s->e->run, name, value, unit);
 }
 
+// The kept metric called what, or NULL.
+static struct qins_variant_metric *find_metric(const struct qins_variant *v, const char *what) {
+    struct qins_variant_metric *m = v->metrics.data;
+    for (size_t i = 0; i < v->metrics.n; i++)
+        if (!strcmp(m[i].what, what)) return &m[i];
+    return NULL;
+}
+
 int qins_sweep_metric(struct qins_sweep *s, struct qins_variant *v, const char *what, double value, const char *unit) {
     QINS_CHECK(strlen(what) < sizeof((struct qins_variant_metric *)0)->what, QINS_ERR_RANGE,
                "metric name '%s' too long", what);
+    QINS_CHECK(strlen(unit) < sizeof((struct qins_variant_metric *)0)->unit, QINS_ERR_RANGE, "unit '%s' too long", unit);
     QINS_TRY(qins_sweep_metric_as(s, v->name, what, value, unit));
-    struct qins_variant_metric *m = NULL;
-    for (size_t i = 0; i < v->metrics.n && !m; i++)
-        if (!strcmp(((struct qins_variant_metric *)v->metrics.data)[i].what, what))
-            m = (struct qins_variant_metric *)v->metrics.data + i;
+    struct qins_variant_metric *m = find_metric(v, what);
     if (!m) m = qins_vec_push(&v->metrics);
     QINS_CHECK(m, QINS_ERR_NOMEM, "out of memory");
     snprintf(m->what, sizeof m->what, "%s", what);
+    snprintf(m->unit, sizeof m->unit, "%s", unit);
     m->value = value;
     return 0;
 }
@@ -162,26 +169,10 @@ int qins_sweep_metrics(struct qins_sweep *s, struct qins_variant *v, const struc
     return 0;
 }
 
-// The unit each kept metric was recorded with, for record_as (quality metrics go through
-// qins_exp_write_quality with their own units).
-struct unit_of {
-    const char *suffix, *unit;
-};
-static const char *unit_for(const char *what) {
-    static const struct unit_of units[] = {
-        {"failed", "count"},   {"nonfinite", "count"}, {"_pct", "pct"},    {"bytes", "bytes"},
-        {"rel_error", "fraction"}, {"alpha", "ratio"}, {"bits", "count"},  {"ops", "count"},
-        {"elems", "count"},    {"_us", "us"},
-    };
-    for (size_t i = 0; i < sizeof units / sizeof *units; i++)
-        if (strstr(what, units[i].suffix)) return units[i].unit;
-    return "ratio";
-}
-
 int qins_sweep_record_as(struct qins_sweep *s, const struct qins_variant *v, const char *prefix) {
     QINS_TRY(qins_exp_write_quality(s->e, prefix, &v->q));
     const struct qins_variant_metric *m = v->metrics.data;
-    for (size_t i = 0; i < v->metrics.n; i++) QINS_TRY(qins_sweep_metric_as(s, prefix, m[i].what, m[i].value, unit_for(m[i].what)));
+    for (size_t i = 0; i < v->metrics.n; i++) QINS_TRY(qins_sweep_metric_as(s, prefix, m[i].what, m[i].value, m[i].unit));
     return 0;
 }
 
@@ -199,10 +190,8 @@ double qins_variant_get(const struct qins_variant *v, const char *what) {
     };
     for (size_t i = 0; i < sizeof quality / sizeof *quality; i++)
         if (!strcmp(quality[i].name, what)) return quality[i].value;
-    const struct qins_variant_metric *m = v->metrics.data;
-    for (size_t i = 0; i < v->metrics.n; i++)
-        if (!strcmp(m[i].what, what)) return m[i].value;
-    return NAN;
+    const struct qins_variant_metric *m = find_metric(v, what);
+    return m ? m->value : NAN;
 }
 
 // ---- selection
@@ -310,11 +299,13 @@ int qins_sweep_latency_as(struct qins_sweep *s, const int *idx, const char *cons
 
 int qins_sweep_check_lengths(struct qins_sweep *s, int main_len, const int64_t *lens, size_t n, const char *main_key,
                              const char *lens_key) {
-    for (size_t i = 0; i < s->n; i++) {
-        QINS_TRY(qins_sweep_check_context(s, &s->v[i], s->e->ctx, "[run] ctx"));
-        QINS_TRY(qins_sweep_check_context(s, &s->v[i], main_len + 1, main_key));
-        for (size_t j = 0; j < n; j++) QINS_TRY(qins_sweep_check_context(s, &s->v[i], (int)lens[j] + 1, lens_key));
-    }
+    // a store that holds the shortest context holds every longer one: check that one, naming its key
+    int shortest = s->e->ctx;
+    const char *key = "[run] ctx";
+    if (main_len + 1 < shortest) shortest = main_len + 1, key = main_key;
+    for (size_t j = 0; j < n; j++)
+        if (lens[j] + 1 < shortest) shortest = (int)lens[j] + 1, key = lens_key;
+    for (size_t i = 0; i < s->n; i++) QINS_TRY(qins_sweep_check_context(s, &s->v[i], shortest, key));
     return 0;
 }
 

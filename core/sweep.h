@@ -29,6 +29,7 @@ enum {
 
 struct qins_variant_metric {
     char what[48];
+    char unit[24];                // as recorded, so record_as writes the same unit again
     double value;
 };
 

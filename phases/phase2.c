@@ -82,15 +82,15 @@ static int decode_accounting(struct qins_pb *pb, struct qins_exp *e, int scope, 
     const double share = scope == SCOPE_FULL ? 1.0 : 1.0 / phi.n_layer;
     const double phi_ops = pa.decode_ops - share * ((double)pa.decode_ops - pv.decode_ops),
                  phi_elems = pa.decoded_elems - share * ((double)pa.decoded_elems - pv.decoded_elems);
-    const struct qins_variant_metric m[] = {
-        {"decode_ops_pattern_a", a.ops}, {"decode_ops_vpath", b.ops},
-        {"decode_ops_reduction_pct", 100.0 * (1.0 - b.ops / a.ops)}, {"decoded_elems_pattern_a", a.elems},
-        {"decoded_elems_vpath", b.elems}, {"decoded_elems_reduction_pct", 100.0 * (1.0 - b.elems / a.elems)},
-        {"phi35_decode_ops_pattern_a", (double)pa.decode_ops}, {"phi35_decode_ops_vpath", phi_ops},
-        {"phi35_decode_ops_reduction_pct", 100.0 * (1.0 - phi_ops / pa.decode_ops)},
-        {"phi35_decoded_elems_reduction_pct", 100.0 * (1.0 - phi_elems / pa.decoded_elems)}};
+    const struct qins_named_metric m[] = {
+        {"decode_ops_pattern_a", a.ops, "count"}, {"decode_ops_vpath", b.ops, "count"},
+        {"decode_ops_reduction_pct", 100.0 * (1.0 - b.ops / a.ops), "pct"}, {"decoded_elems_pattern_a", a.elems, "count"},
+        {"decoded_elems_vpath", b.elems, "count"}, {"decoded_elems_reduction_pct", 100.0 * (1.0 - b.elems / a.elems), "pct"},
+        {"phi35_decode_ops_pattern_a", (double)pa.decode_ops, "count"}, {"phi35_decode_ops_vpath", phi_ops, "count"},
+        {"phi35_decode_ops_reduction_pct", 100.0 * (1.0 - phi_ops / pa.decode_ops), "pct"},
+        {"phi35_decoded_elems_reduction_pct", 100.0 * (1.0 - phi_elems / pa.decoded_elems), "pct"}};
     for (size_t i = 0; i < sizeof m / sizeof *m; i++)
-        QINS_TRY(qins_exp_metricf(e, m[i].value, strstr(m[i].what, "_pct") ? "pct" : "count", "%s/%s", name, m[i].what));
+        QINS_TRY(qins_exp_metricf(e, m[i].value, m[i].unit, "%s/%s", name, m[i].what));
     printf("%s decode ops per token: Pattern A %.0f -> + V-path %.0f (%+.1f %%), decoded elements %.0f -> %.0f "
            "(%+.1f %%); Phi-3.5-mini ops %llu -> %.0f, elements %+.1f %%\n",
            name, a.ops, b.ops, -100.0 * (1.0 - b.ops / a.ops), a.elems, b.elems, -100.0 * (1.0 - b.elems / a.elems),
