@@ -2,7 +2,8 @@
 // generated length (context) and store: median per-token greedy decode time with every store
 // interleaved in the same process (FP32 first), the overhead against FP32, the per-page decode
 // time (paged stores), and the time to read the whole cache once (all layers' views at the final
-// length), so the overhead can be split into page decoding and everything else.
+// length), so the overhead can be split into page decoding and everything else. First, the cost
+// of the CRC-32C every page read verifies (one full page of the first paged store).
 // Usage: qins-bench-kv [--model PATH] [--contexts 64,128,256,512] [--reps N] [--threads N]
 //        [--variants fp16,int8,...] [--kv-options alpha=2:gran=token:page=16] [--scalar]
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "lut_decode.h"
 #include "model.h"
 #include "pack.h"
+#include "page.h"
 #include "paths.h"
 
 #define MAX_V 24
@@ -37,6 +39,32 @@ static int split(const char *s, char items[][128], int max) {
     struct items it = {items, 0, max};
     qins_split_list(s, collect, &it, NULL);
     return it.n;
+}
+
+// The CRC-32C every page read verifies: checked against the scalar _ref, then timed over one
+// full page of the first paged store (header + payload bytes as stored), against the _ref.
+static int bench_page_crc(size_t page_bytes) {
+    uint8_t *buf = malloc(page_bytes);
+    if (!buf) return 1;
+    for (size_t i = 0; i < page_bytes; i++) buf[i] = (uint8_t)(i * 2654435761u >> 13);
+    if (qins_crc32c(0, buf, page_bytes) != qins_crc32c_ref(0, buf, page_bytes)) {
+        fprintf(stderr, "qins-bench-kv: CRC-32C differs from its _ref\n");
+        free(buf);
+        return 1;
+    }
+    double us[2];
+    volatile uint32_t sink = 0;
+    for (int k = 0; k < 2; k++) {
+        const int iters = k == 0 ? 200000 : 20000;
+        const double t0 = qins_time_now();
+        for (int i = 0; i < iters; i++) sink ^= k == 0 ? qins_crc32c(0, buf, page_bytes) : qins_crc32c_ref(0, buf, page_bytes);
+        us[k] = 1e6 * (qins_time_now() - t0) / iters;
+    }
+    printf("page CRC-32C over %zu bytes: %.3f us (%.2f GB/s), scalar _ref %.3f us: %.1fx\n", page_bytes, us[0],
+           page_bytes / us[0] / 1e3, us[1], us[1] / us[0]);
+    (void)sink;
+    free(buf);
+    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -87,6 +115,12 @@ int main(int argc, char **argv) {
     }
     printf("qins-bench-kv: %s (%d layers, kv width %d), %d repetitions (first = warm-up), paged options '%s'\n", path,
            hp->n_layer, kvd, reps, options);
+    for (int i = 1; i < nv; i++) // one full page of the first paged store, as the store holds it
+        if (!specs[i].plain) {
+            const int pt = specs[i].page_tokens > 0 ? specs[i].page_tokens : 16;
+            if (bench_page_crc(qins_page_kv_bytes(&specs[i].k, (size_t)pt, (size_t)kvd)) != 0) return 1;
+            break;
+        }
     printf("%-8s %-10s %12s %10s %14s %14s %14s\n", "context", "store", "us/token", "overhead", "page decode us",
            "read cache us", "read/token %");
     int32_t *ids = malloc(4097 * sizeof *ids);
