@@ -38,7 +38,7 @@ static void rope(float *x, int n_heads, int head_dim, int n_rot, bool neox, cons
 static inline float silu(float x) { return x / (1.0f + expf(-x)); }
 
 static int linear(struct qins_linear *lin, const float *x, int n_tok, float *y) {
-    return lin->impl ? lin->impl(lin, x, n_tok, y) : qins_linear_fp32(lin, x, n_tok, y);
+    return lin->impl ? lin->impl(lin, x, n_tok, y) : qins_linear_stored(lin, x, n_tok, y);
 }
 
 static void observe(struct qins_model *m, int layer, enum qins_site site, const float *x, int n_tok, int dim) {
@@ -137,7 +137,7 @@ int qins_forward(struct qins_model *m, struct qins_state *s, const int32_t *toke
     for (int t = 0; t < n_tok; t++) {
         QINS_CHECK(tokens[t] >= 0 && tokens[t] < V, QINS_ERR_RANGE, "forward: token id %d outside the vocabulary of %d",
                    tokens[t], V);
-        memcpy(s->x + (size_t)t * E, m->tok_embd + (size_t)tokens[t] * E, E * sizeof(float));
+        qins_wmat_decode(&m->embd, tokens[t], 1, 0, E, s->x + (size_t)t * E, (size_t)E);
     }
     for (int l = 0; l < hp->n_layer; l++) QINS_TRY(layer_forward(m, s, l, n_tok, pos0));
     const int first = all_logits ? 0 : n_tok - 1, n_out = all_logits ? n_tok : 1;

@@ -1,6 +1,8 @@
 // core/model.h — a loaded GGUF transformer (llama, phi3), its linear slots, observers and
 // counters, and the forward pass (core/forward.c). Owns: hyper-parameters, weight views into
-// the mmapped file (F32) or dequantised copies (F16/BF16/Q8_0), per-sequence state.
+// the mmapped file in their stored format (F32, F16, BF16, Q8_0: multiplied by kernels/matmul.h
+// without an FP32 copy), FP32 copies made only on request (codecs, transports) or when loading
+// with dequantize (the reference path), per-sequence state.
 // Does not own: tokenization, KV storage policy (core/kv.h), codecs. Errors: negative status.
 //
 // Dimension names used in shape comments: E = n_embd, H = n_head, HK = n_head_kv,
@@ -12,6 +14,7 @@
 
 #include "gguf.h"
 #include "kv.h"
+#include "matmul.h"
 
 enum qins_arch { QINS_ARCH_LLAMA = 0, QINS_ARCH_PHI3 = 1 };
 
@@ -65,15 +68,25 @@ struct qins_linear {
     int layer;
     enum qins_site site; // QINS_SITE_Q/K/V/O/GATE/UP/DOWN, or LOGITS for the output matrix
     int n_in, n_out;
-    const float *w;      // (n_out, n_in) row-major FP32; a view (mmap or a fused tensor's rows)
+    struct qins_wmat wm; // (n_out, n_in) the weight as stored in the file: a view (mmap or a fused tensor's rows)
+    const float *w;      // the same weight as FP32: wm's data when wm is F32, else NULL until
+                         // qins_linear_weights_f32 makes a copy (codecs and transports need FP32)
+    float *w_copy;       // that copy (owned; freed with the model)
     size_t w_stored_bytes; // bytes of the weight as stored by the active implementation
     qins_linear_fn impl; // NULL = FP32 OpenBLAS (the baseline)
     void *impl_ctx;      // owned by whoever installed impl
     struct qins_counters *counters;
 };
 
-// The default FP32 slot implementation (sgemm, or sgemv for one token).
-int qins_linear_fp32(struct qins_linear *lin, const float *x, int n_tok, float *y);
+// The default slot implementation: the weight in its stored format (kernels/matmul.h: GEMV for one
+// token, GEMM for a batch; F32 through OpenBLAS where that was measured faster). Returns 0 or < 0.
+int qins_linear_stored(struct qins_linear *lin, const float *x, int n_tok, float *y);
+// y (n_tok, n_out) = x (n_tok, n_in) · Wᵀ for an FP32 weight w (n_out, n_in), the same kernels as
+// an F32 slot. For implementations that decode a weight into FP32 first. Returns 0 or < 0.
+int qins_matmul_f32(const float *w, int n_out, int n_in, const float *x, int n_tok, float *y);
+// The slot's weight as FP32 (*out): the view itself for F32, else a dequantised copy made once
+// and kept with the slot. Returns 0 or QINS_ERR_NOMEM.
+int qins_linear_weights_f32(struct qins_linear *lin, const float **out);
 
 typedef void (*qins_observer_fn)(void *user, int layer, enum qins_site site, const float *x, int n_tok, int dim);
 
@@ -89,22 +102,29 @@ struct qins_model {
     struct qins_hparams hp;
     qins_gguf_t *gguf;
     char path[1024];
-    const float *tok_embd;   // (V, E)
+    struct qins_wmat embd;   // token_embd (V, E) as stored; rows are decoded per token
+    bool dequantized;        // loaded with dequantize: every matrix is an FP32 copy
     const float *output_norm; // (E)
     struct qins_linear output; // (V, E); a view of tok_embd when tied
     const float *rope_short, *rope_long; // (n_rot/2) LongRoPE factors or NULL
     struct qins_layer *layers;
     float **owned;           // dequantised copies we must free
     size_t n_owned, owned_cap;
-    size_t weight_bytes;     // FP32 bytes of all weights as used by the forward pass
+    size_t weight_bytes;     // bytes of all weights as FP32 (4 per element)
+    size_t weight_bytes_stored; // bytes of all weights as the forward pass reads them
     struct qins_counters counters;
     struct { qins_observer_fn fn; void *user; } observers[QINS_MAX_OBSERVERS];
     int n_observers;
 };
 
-// Loads a GGUF model (path as given; see qins_path_resolve in paths.h for bare names).
-// Returns 0 or < 0 with a one-line message (missing file, bad GGUF, unknown arch/type).
+// Loads a GGUF model (path as given; see qins_path_resolve in paths.h for bare names), its
+// weights kept in their stored format. Returns 0 or < 0 with a one-line message (missing file,
+// bad GGUF, unknown arch/type, NaN/Inf in a tensor).
 int qins_model_load(const char *path, struct qins_model **out);
+struct qins_model_opts {
+    bool dequantize; // every F16/BF16/Q8_0 matrix becomes an FP32 copy at load (the reference path)
+};
+int qins_model_load_opts(const char *path, const struct qins_model_opts *opts, struct qins_model **out);
 void qins_model_free(struct qins_model *m);
 // Number of linear slots per layer (7) and access by index 0..6 (q,k,v,o,gate,up,down).
 struct qins_linear *qins_model_slot(struct qins_model *m, int layer, int index);

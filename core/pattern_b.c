@@ -33,6 +33,11 @@ int qins_pb_init(struct qins_pb *pb, struct qins_model *m, const char *slot, con
     QINS_TRY(qins_pb_slot_parse(slot, &pb->slot));
     QINS_CHECK(pb->L <= QINS_PB_MAX_LAYERS, QINS_ERR_UNSUPPORTED, "Pattern B selects layers with a 64-bit mask; the model has %d",
                pb->L);
+    // transports are fitted on FP32 weights: make the slot's copies once (views for an F32 model)
+    for (int l = 0; l < pb->L; l++) {
+        const float *w;
+        QINS_TRY(qins_linear_weights_f32(qins_pb_linear(pb, l), &w));
+    }
     struct qins_calib_opts o;
     qins_calib_opts_default(&o);
     o.in_site = pb->slot.in_site, o.out_site = pb->slot.out_site;

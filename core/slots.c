@@ -10,7 +10,6 @@ struct codec_slot {
     struct qins_codec_params p;
     uint8_t *enc;
     size_t enc_bytes;
-    const float *w_fp32; // the original view, restored on reset
 };
 
 // One scratch shared by every codec slot of the process: slots run one at a time, and a
@@ -32,33 +31,31 @@ static int codec_forward(struct qins_linear *lin, const float *x, int n_tok, flo
     struct codec_slot *c = lin->impl_ctx;
     QINS_TRY(qins_codec_decode(&c->p, c->enc, c->enc_bytes, (size_t)lin->n_out, (size_t)lin->n_in, scratch));
     if (lin->counters) lin->counters->qins_decode_ops++;
-    // The FP32 kernel reads lin->w: point it at the decoded copy for this call only. It counts
-    // w_stored_bytes (the encoded size) as the bytes read from weight storage.
-    const float *keep = lin->w;
-    lin->w = scratch;
-    int st = qins_linear_fp32(lin, x, n_tok, y);
-    lin->w = keep;
-    return st;
+    QINS_TRY(qins_matmul_f32(scratch, lin->n_out, lin->n_in, x, n_tok, y));
+    // the encoded size is what this slot reads from weight storage
+    if (lin->counters) lin->counters->weight_bytes_read += lin->w_stored_bytes;
+    return 0;
 }
 
 int qins_slot_set_codec(struct qins_linear *lin, const struct qins_codec_params *p) {
     QINS_TRY(qins_codec_validate(p));
     qins_slot_reset(lin);
     const size_t rows = (size_t)lin->n_out, cols = (size_t)lin->n_in;
+    const float *w;
+    QINS_TRY(qins_linear_weights_f32(lin, &w));
     struct codec_slot *c = calloc(1, sizeof *c);
     QINS_CHECK(c, QINS_ERR_NOMEM, "slots: out of memory");
     c->p = *p;
     c->enc_bytes = qins_codec_encoded_bytes(p, rows, cols);
     c->enc = c->enc_bytes ? malloc(c->enc_bytes) : NULL;
     int st = c->enc ? ensure_scratch(rows * cols) : QINS_ERR_NOMEM;
-    if (st == 0) st = qins_codec_encode(p, lin->w, rows, cols, c->enc, c->enc_bytes);
+    if (st == 0) st = qins_codec_encode(p, w, rows, cols, c->enc, c->enc_bytes);
     if (st < 0) {
         free(c->enc);
         free(c);
         qins_log(QINS_LOG_ERROR, "slots: cannot encode %s", lin->name);
         return st;
     }
-    c->w_fp32 = lin->w;
     lin->impl = codec_forward;
     lin->impl_ctx = c;
     lin->w_stored_bytes = c->enc_bytes;
@@ -68,8 +65,7 @@ int qins_slot_set_codec(struct qins_linear *lin, const struct qins_codec_params 
 void qins_slot_reset(struct qins_linear *lin) {
     if (lin->impl != codec_forward) return;
     struct codec_slot *c = lin->impl_ctx;
-    lin->w = c->w_fp32;
-    lin->w_stored_bytes = (size_t)lin->n_in * lin->n_out * sizeof(float);
+    lin->w_stored_bytes = qins_wmat_bytes(&lin->wm);
     free(c->enc);
     free(c);
     lin->impl = NULL;

@@ -409,7 +409,6 @@ struct qins_transport_rt {
     double *s_in, *s_out; // FP32-representable scales
     double *z, *acc;      // (cap, n_in), (cap, n_out) scratch
     int cap;
-    const float *w_fp32;  // the slot's original view, restored by uninstall
     struct qins_transport_slot_stats st;
 };
 
@@ -544,7 +543,6 @@ int qins_transport_install(struct qins_linear *lin, const struct qins_transport 
                lin->name);
     qins_transport_rt_t *rt;
     QINS_TRY(qins_transport_rt_init(t, &rt));
-    rt->w_fp32 = lin->w;
     lin->impl = transport_forward;
     lin->impl_ctx = rt;
     lin->w_stored_bytes = rt->st.stored_bytes;
@@ -554,8 +552,7 @@ int qins_transport_install(struct qins_linear *lin, const struct qins_transport 
 void qins_transport_uninstall(struct qins_linear *lin) {
     if (lin->impl != transport_forward) return;
     qins_transport_rt_t *rt = lin->impl_ctx;
-    lin->w = rt->w_fp32;
-    lin->w_stored_bytes = (size_t)lin->n_in * lin->n_out * sizeof(float);
+    lin->w_stored_bytes = qins_wmat_bytes(&lin->wm);
     qins_transport_rt_free(rt);
     lin->impl = NULL;
     lin->impl_ctx = NULL;
@@ -582,7 +579,9 @@ int qins_transport_set(struct qins_linear *lin, const struct qins_transport_para
                        const struct qins_calib_stats *out, struct qins_transport *t) {
     qins_transport_uninstall(lin);
     qins_transport_free(t);
-    QINS_TRY(qins_transport_compute(p, lin->w, lin->n_out, lin->n_in, in, out, t));
+    const float *w;
+    QINS_TRY(qins_linear_weights_f32(lin, &w));
+    QINS_TRY(qins_transport_compute(p, w, lin->n_out, lin->n_in, in, out, t));
     return qins_transport_install(lin, t);
 }
 

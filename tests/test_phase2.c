@@ -24,7 +24,7 @@
 // another of every third row: what a transported model that blew up hands to argmax and
 // log-softmax. A NaN in slot 0 used to pin argmax to id 0.
 static int poisoned_output(struct qins_linear *lin, const float *x, int n_tok, float *y) {
-    QINS_TRY(qins_linear_fp32(lin, x, n_tok, y));
+    QINS_TRY(qins_linear_stored(lin, x, n_tok, y));
     for (int t = 0; t < n_tok; t++) {
         float *r = y + (size_t)t * lin->n_out;
         r[0] = NAN;

@@ -278,7 +278,8 @@ Test(transport, nan_and_inf_are_counted_and_propagated) {
     struct qins_transport t;
     cr_assert_eq(qins_transport_compute(&p, w, NO, NI, &in, NULL, &t), 0);
     // The zero row accumulates exactly 0, whose decode is Inf.
-    struct qins_linear lin = {.name = "synthetic", .n_in = NI, .n_out = NO, .w = w, .w_stored_bytes = sizeof w};
+    struct qins_linear lin = {.name = "synthetic", .n_in = NI, .n_out = NO, .w = w, .w_stored_bytes = sizeof w,
+                             .wm = {QINS_W_F32, w, NO, NI, NI * sizeof(float)}};
     struct qins_counters cnt = {0};
     lin.counters = &cnt;
     cr_assert_eq(qins_transport_install(&lin, &t), 0);

@@ -1,0 +1,227 @@
+// kernels/cpu/matmul.c — weight-format GEMV/GEMM (kernels/matmul.h): the scalar references,
+// the ISA dispatch, the OpenMP row split and the tiled GEMM over OpenBLAS.
+#include "matmul.h"
+
+#include <cblas.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "cpu_features.h"
+
+// ---- formats
+
+size_t qins_wtype_row_bytes(enum qins_wtype t, int cols) {
+    if (cols <= 0) return 0;
+    switch (t) {
+    case QINS_W_F32: return (size_t)cols * 4;
+    case QINS_W_F16:
+    case QINS_W_BF16: return (size_t)cols * 2;
+    case QINS_W_Q8_0: return cols % QINS_Q8_0_BLOCK ? 0 : (size_t)cols / QINS_Q8_0_BLOCK * (2 + QINS_Q8_0_BLOCK);
+    default: return 0;
+    }
+}
+
+const char *qins_wtype_name(enum qins_wtype t) {
+    static const char *names[QINS_W_COUNT] = {"f32", "f16", "bf16", "q8_0"};
+    return t >= 0 && t < QINS_W_COUNT ? names[t] : "?";
+}
+
+int qins_wmat_init(struct qins_wmat *w, enum qins_wtype t, const void *data, int rows, int cols) {
+    const size_t rb = qins_wtype_row_bytes(t, cols);
+    if (rb == 0 || rows <= 0) return -1;
+    *w = (struct qins_wmat){t, data, rows, cols, rb};
+    return 0;
+}
+
+// One weight of a row as FP32, by the definitions in core/common.h (the yardstick's decoder).
+static float weight_ref(enum qins_wtype t, const uint8_t *row, int c) {
+    uint16_t h;
+    float f;
+    switch (t) {
+    case QINS_W_F32: memcpy(&f, row + 4 * (size_t)c, 4); return f;
+    case QINS_W_F16: memcpy(&h, row + 2 * (size_t)c, 2); return qins_fp16_to_f32(h);
+    case QINS_W_BF16: memcpy(&h, row + 2 * (size_t)c, 2); return qins_bf16_to_f32(h);
+    case QINS_W_Q8_0: {
+        const uint8_t *blk = row + (size_t)(c / QINS_Q8_0_BLOCK) * (2 + QINS_Q8_0_BLOCK);
+        memcpy(&h, blk, 2);
+        return qins_fp16_to_f32(h) * (float)(int8_t)blk[2 + c % QINS_Q8_0_BLOCK];
+    }
+    default: return 0.0f;
+    }
+}
+
+void qins_wmat_decode_ref(const struct qins_wmat *w, int r0, int n_rows, int c0, int n_cols, float *out, size_t ld) {
+    for (int r = 0; r < n_rows; r++) {
+        const uint8_t *row = (const uint8_t *)w->data + (size_t)(r0 + r) * w->row_bytes;
+        for (int c = 0; c < n_cols; c++) out[(size_t)r * ld + c] = weight_ref(w->type, row, c0 + c);
+    }
+}
+
+void qins_gemv_ref(const struct qins_wmat *w, const float *x, float *y) {
+    for (int r = 0; r < w->rows; r++) {
+        const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+        double s = 0;
+        for (int c = 0; c < w->cols; c++) s += (double)weight_ref(w->type, row, c) * x[c];
+        y[r] = (float)s;
+    }
+}
+
+// ---- the scalar decode stage (CPUs without AVX2): same shape as the SIMD ones, FP32 sums
+
+#define SCALAR_DOT(tname, T)                                                                       \
+    static float dot_##tname##_scalar(const uint8_t *row, int cols, const float *x) {              \
+        float s = 0;                                                                               \
+        for (int c = 0; c < cols; c++) s += weight_ref(T, row, c) * x[c];                          \
+        return s;                                                                                  \
+    }                                                                                              \
+    static void dot4_##tname##_scalar(const uint8_t *w, size_t rb, int nr, int cols, const float *x, float *y) { \
+        for (int r = 0; r < nr; r++) y[r] = dot_##tname##_scalar(w + (size_t)r * rb, cols, x);                 \
+    }                                                                                              \
+    static void span_##tname##_scalar(const uint8_t *row, int c0, int n, float *out) {             \
+        for (int i = 0; i < n; i++) out[i] = weight_ref(T, row, c0 + i);                           \
+    }
+SCALAR_DOT(f32, QINS_W_F32)
+SCALAR_DOT(f16, QINS_W_F16)
+SCALAR_DOT(bf16, QINS_W_BF16)
+SCALAR_DOT(q8_0, QINS_W_Q8_0)
+
+static const struct qins_matmul_isa_kernels scalar_kernels = {
+    .dot = {dot_f32_scalar, dot_f16_scalar, dot_bf16_scalar, dot_q8_0_scalar},
+    .dot4 = {dot4_f32_scalar, dot4_f16_scalar, dot4_bf16_scalar, dot4_q8_0_scalar},
+    .span = {span_f32_scalar, span_f16_scalar, span_bf16_scalar, span_q8_0_scalar},
+};
+
+// ---- dispatch
+
+static enum qins_isa requested = QINS_ISA_AUTO;
+// Measured with qins-bench-matmul (docs/engine.md has the figures): at Phi-3.5 shapes the own
+// F32 GEMV streams faster than OpenBLAS sgemv with two threads and about as fast with one.
+// Matrices below GEMV_PARALLEL_BYTES stay on sgemv either way (one thread, nothing to gain),
+// which keeps the small models' recorded results bit-identical to the runs made before.
+static int own_f32_gemv = 1;
+
+static enum qins_isa best_isa(void) {
+    struct qins_cpu_features f;
+    qins_cpu_features_get(&f);
+    if (f.avx512f && f.avx512bw && f.avx512vl && f.fma && f.f16c) return QINS_ISA_AVX512;
+    if (f.avx2 && f.fma && f.f16c) return QINS_ISA_AVX2;
+    return QINS_ISA_SCALAR;
+}
+
+void qins_matmul_set_isa(enum qins_isa isa) { requested = isa; }
+
+enum qins_isa qins_matmul_isa(void) {
+    const enum qins_isa best = best_isa();
+    return requested == QINS_ISA_AUTO || requested > best ? best : requested;
+}
+
+const char *qins_isa_name(enum qins_isa isa) {
+    static const char *names[] = {"scalar", "avx2", "avx512", "auto"};
+    return isa >= 0 && isa <= QINS_ISA_AUTO ? names[isa] : "?";
+}
+
+void qins_matmul_set_own_f32_gemv(int own) { own_f32_gemv = own != 0; }
+int qins_matmul_own_f32_gemv(void) { return own_f32_gemv; }
+
+static const struct qins_matmul_isa_kernels *kernels(void) {
+    switch (qins_matmul_isa()) {
+    case QINS_ISA_AVX512: return &qins_matmul_avx512;
+    case QINS_ISA_AVX2: return &qins_matmul_avx2;
+    default: return &scalar_kernels;
+    }
+}
+
+void qins_wmat_decode(const struct qins_wmat *w, int r0, int n_rows, int c0, int n_cols, float *out, size_t ld) {
+    const qins_span_fn span = kernels()->span[w->type];
+    for (int r = 0; r < n_rows; r++)
+        span((const uint8_t *)w->data + (size_t)(r0 + r) * w->row_bytes, c0, n_cols, out + (size_t)r * ld);
+}
+
+// ---- GEMV
+
+// x of up to this many bytes stays in L1 beside the streamed weights: rows go one at a time
+// (one sequential stream); longer x is loaded once per four rows instead.
+#define GEMV_X_L1_BYTES (16u << 10)
+
+void qins_gemv_rows(const struct qins_wmat *w, const float *x, float *y, int r0, int n) {
+    const struct qins_matmul_isa_kernels *k = kernels();
+    const uint8_t *base = w->data;
+    if ((size_t)w->cols * sizeof(float) <= GEMV_X_L1_BYTES) {
+        const qins_dot_fn dot = k->dot[w->type];
+        for (int r = r0; r < r0 + n; r++) y[r] = dot(base + (size_t)r * w->row_bytes, w->cols, x);
+        return;
+    }
+    const qins_dot4_fn dot4 = k->dot4[w->type];
+    for (int r = r0; r < r0 + n; r += 4)
+        dot4(base + (size_t)r * w->row_bytes, w->row_bytes, r0 + n - r < 4 ? r0 + n - r : 4, w->cols, x, y + r);
+}
+
+// Below this many weight bytes a parallel region costs more than the second thread gives.
+#define GEMV_PARALLEL_BYTES (256u << 10)
+
+void qins_gemv(const struct qins_wmat *w, const float *x, float *y) {
+    if (w->type == QINS_W_F32 && (!own_f32_gemv || qins_wmat_bytes(w) < GEMV_PARALLEL_BYTES)) {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, w->rows, w->cols, 1.0f, w->data, w->cols, x, 1, 0.0f, y, 1);
+        return;
+    }
+    const int nt = omp_get_max_threads();
+    if (nt <= 1 || omp_in_parallel() || qins_wmat_bytes(w) < GEMV_PARALLEL_BYTES) {
+        qins_gemv_rows(w, x, y, 0, w->rows);
+        return;
+    }
+    // one contiguous run of rows per thread: each thread's weights are one sequential stream
+#pragma omp parallel num_threads(nt)
+    {
+        const int t = omp_get_thread_num(), n = omp_get_num_threads();
+        const int r0 = (int)((long)w->rows * t / n), r1 = (int)((long)w->rows * (t + 1) / n);
+        if (r1 > r0) qins_gemv_rows(w, x, y, r0, r1 - r0);
+    }
+}
+
+// ---- GEMM
+
+// One row tile: for each column span, decode it into buf and accumulate its product into y.
+static void gemm_tile(const struct qins_wmat *w, const float *x, int n_tok, float *y, int r0, float *buf) {
+    const int nr = w->rows - r0 < QINS_GEMM_TILE_ROWS ? w->rows - r0 : QINS_GEMM_TILE_ROWS;
+    for (int c0 = 0; c0 < w->cols; c0 += QINS_GEMM_TILE_COLS) {
+        const int nc = w->cols - c0 < QINS_GEMM_TILE_COLS ? w->cols - c0 : QINS_GEMM_TILE_COLS;
+        qins_wmat_decode(w, r0, nr, c0, nc, buf, (size_t)nc);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tok, nr, nc, 1.0f, x + c0, w->cols, buf, nc,
+                    c0 ? 1.0f : 0.0f, y + r0, w->rows);
+    }
+}
+
+int qins_gemm(const struct qins_wmat *w, const float *x, int n_tok, float *y) {
+    if (w->type == QINS_W_F32) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tok, w->rows, w->cols, 1.0f, x, w->cols, w->data,
+                    w->cols, 0.0f, y, w->rows);
+        return 0;
+    }
+    const int n_tiles = (w->rows + QINS_GEMM_TILE_ROWS - 1) / QINS_GEMM_TILE_ROWS;
+    const size_t buf_n = (size_t)(w->rows < QINS_GEMM_TILE_ROWS ? w->rows : QINS_GEMM_TILE_ROWS) *
+                         (w->cols < QINS_GEMM_TILE_COLS ? w->cols : QINS_GEMM_TILE_COLS);
+    const int nt = omp_get_max_threads();
+    if (nt <= 1 || n_tiles == 1 || omp_in_parallel()) {
+        float *buf = qins_alloc_aligned(buf_n * sizeof(float));
+        QINS_CHECK(buf, QINS_ERR_NOMEM, "gemm: out of memory for a %zu-float tile", buf_n);
+        for (int i = 0; i < n_tiles; i++) gemm_tile(w, x, n_tok, y, i * QINS_GEMM_TILE_ROWS, buf);
+        free(buf);
+        return 0;
+    }
+    // Each thread decodes into its own buffer and runs sgemm single-threaded (the OpenMP build
+    // of OpenBLAS does that inside a parallel region), so the tiles, not sgemm, are split.
+    int failed = 0;
+#pragma omp parallel num_threads(nt) reduction(| : failed)
+    {
+        float *buf = qins_alloc_aligned(buf_n * sizeof(float));
+        if (!buf) failed = 1;
+#pragma omp for schedule(dynamic, 1)
+        for (int i = 0; i < n_tiles; i++)
+            if (buf) gemm_tile(w, x, n_tok, y, i * QINS_GEMM_TILE_ROWS, buf);
+        free(buf);
+    }
+    QINS_CHECK(!failed, QINS_ERR_NOMEM, "gemm: out of memory for %d tiles of %zu floats", nt, buf_n);
+    return 0;
+}
