@@ -13,6 +13,7 @@
 #include "blas.h"
 #include "common.h"
 #include "h5.h"
+#include "matmul.h"
 #include "runfile.h"
 #include "util.h"
 
@@ -213,6 +214,7 @@ int qins_run_begin(qins_run_t **out, const struct qins_run_info *info) {
     if (st == QINS_OK) st = write_attr_num(f, "blas_threads", H5T_NATIVE_INT32, &blas_threads, 1);
     if (st == QINS_OK) st = write_attr_str(f, "cpu_model", blas.cpu_model);
     if (st == QINS_OK) st = write_attr_str(f, "cpu_features", blas.cpu_features);
+    if (st == QINS_OK) st = write_attr_str(f, "matmul_kernels", qins_isa_name(qins_matmul_isa()));
     if (st == QINS_OK) st = write_attr_str(f, "command", command);
     if (st == QINS_OK) st = write_attr_str(f, "tag", info->tag);
     if (st == QINS_OK) st = write_attr_str(f, "start_time", t0);

@@ -188,6 +188,7 @@ static int runfile_open(qins_runfile_t **out, const char *path, char *msg, size_
     copy_attr(f->file, "blas_core", m->blas_core, sizeof m->blas_core);
     copy_attr(f->file, "blas_core_corrected_from", m->blas_core_corrected_from, sizeof m->blas_core_corrected_from);
     copy_attr(f->file, "cpu_model", m->cpu_model, sizeof m->cpu_model);
+    copy_attr(f->file, "matmul_kernels", m->matmul_kernels, sizeof m->matmul_kernels);
     copy_attr(f->file, "cpu_features", m->cpu_features, sizeof m->cpu_features);
     *out = f;
     return QINS_OK;

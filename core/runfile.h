@@ -26,6 +26,7 @@ struct qins_run_meta {
     char blas_name[16], blas_version[64], blas_core[32], blas_core_corrected_from[32]; // "" when not recorded
     int blas_threads;                                                                    // 0 when not recorded
     char cpu_model[64], cpu_features[160];
+    char matmul_kernels[16]; // kernels/matmul.h ISA in use ("avx512", …; "" when not recorded)
 };
 
 typedef struct qins_runfile qins_runfile_t;

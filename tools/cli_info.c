@@ -54,6 +54,8 @@ int qins_cli_info(int argc, char **argv) {
         qins_json_key(&j, "rms_eps"), qins_json_double(&j, hp->rms_eps);
         qins_json_key(&j, "file_bytes"), qins_json_uint(&j, file_bytes);
         qins_json_key(&j, "weight_bytes_f32"), qins_json_uint(&j, m->weight_bytes);
+        qins_json_key(&j, "weight_bytes_stored"), qins_json_uint(&j, m->weight_bytes_stored);
+        qins_json_key(&j, "matmul_kernels"), qins_json_str(&j, qins_isa_name(qins_matmul_isa()));
         qins_json_key(&j, "blas"), cli_blas_json(&j);
         qins_json_key(&j, "tensors_by_type");
         qins_json_object_begin(&j);
@@ -77,7 +79,8 @@ int qins_cli_info(int argc, char **argv) {
         printf("tensors      %llu:", (unsigned long long)qins_gguf_n_tensors(m->gguf));
         for (int t = 0; t < 64; t++)
             if (count[t]) printf(" %s %d", qins_ggml_type_name(t), count[t]);
-        printf("\nweights      %.2f MB as FP32 in the forward pass\n", m->weight_bytes / 1e6);
+        printf("\nweights      %.2f MB read by the forward pass as stored (%.2f MB as FP32); %s matmul kernels\n",
+               m->weight_bytes_stored / 1e6, m->weight_bytes / 1e6, qins_isa_name(qins_matmul_isa()));
         cli_blas_print(12);
     }
     (void)other;

@@ -183,6 +183,10 @@ static void print_notes(const struct qins_run_meta *old, const struct qins_run_m
     if (strcmp(old->blas_core, new->blas_core))
         printf("note: BLAS core differs: old %s, new %s (other sgemm kernels: timings and rounding can differ)\n",
                old->blas_core[0] ? old->blas_core : "(not recorded)", new->blas_core[0] ? new->blas_core : "(not recorded)");
+    if (strcmp(old->matmul_kernels, new->matmul_kernels))
+        printf("note: matmul kernels differ: old %s, new %s (other vector widths sum in another order)\n",
+               old->matmul_kernels[0] ? old->matmul_kernels : "(not recorded)",
+               new->matmul_kernels[0] ? new->matmul_kernels : "(not recorded)");
     if (strcmp(old->cpu_model, new->cpu_model))
         printf("note: CPU model differs: old %s, new %s\n", old->cpu_model[0] ? old->cpu_model : "(not recorded)",
                new->cpu_model[0] ? new->cpu_model : "(not recorded)");
