@@ -11,6 +11,7 @@
 #include "blas.h"
 #include "common.h"
 #include "helpers/run_cmd.h"
+#include "helpers/shared_paths.h"
 #include "helpers/synth_runs.h"
 #include "results.h"
 #include "runfile.h"
@@ -105,6 +106,31 @@ Test(blas, default_core_is_not_a_fallback) {
     cJSON *j = info_json("", out, sizeof out);
     cr_expect_str_eq(blas_str(j, "wanted_core"), "", "after qins_blas_select the core fits the CPU: %s", out);
     cJSON_Delete(j);
+}
+
+// `qins bench` with a core other than OpenBLAS's own choice measures that choice too, in a child
+// that loads it (Prescott runs on every x86-64, so the test does on any machine), and prints both.
+Test(blas, bench_compares_the_core_in_use_with_openblas_choice, .timeout = 120) {
+    if (!strcasecmp(openblas_get_corename(), "Prescott")) return; // OpenBLAS itself chose Prescott: nothing to compare
+    char model[1200], cmd[2048], out[16384];
+    if (test_model_path("stories260K.gguf", model, sizeof model)) return;
+    snprintf(cmd, sizeof cmd,
+             "env -u OPENBLAS_CORETYPE -u QINS_BLAS_REEXEC -u QINS_BLAS_FROM QINS_BLAS_CORE=Prescott '%s/qins' bench "
+             "--model '%s' --pp 16 --tg 2 --reps 1 --threads 1 2>&1",
+             QINS_TEST_BIN_DIR, model);
+    cr_assert_eq(test_run_cmd(cmd, out, sizeof out), 0, "%s:\n%s", cmd, out);
+    char want[128];
+    snprintf(want, sizeof want, "with OpenBLAS's own choice %s ", openblas_get_corename());
+    cr_expect(strstr(out, "sgemm with core Prescott ") && strstr(out, want), "no core comparison in:\n%s", out);
+    // the child's own output: the core it reports is the one it was given
+    snprintf(cmd, sizeof cmd, "env -u QINS_BLAS_CORE -u QINS_BLAS_FROM OPENBLAS_CORETYPE=Prescott QINS_BLAS_REEXEC=1 "
+             "'%s/qins' sgemm 32 64 64 1", QINS_TEST_BIN_DIR);
+    cr_assert_eq(test_run_cmd(cmd, out, sizeof out), 0, "%s:\n%s", cmd, out);
+    char core[64];
+    double g = 0;
+    cr_assert_eq(sscanf(out, "%63s %lf", core, &g), 2, "%s", out);
+    cr_expect_str_eq(core, "Prescott");
+    cr_expect_gt(g, 0.0);
 }
 
 // ---- run files

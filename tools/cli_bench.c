@@ -1,10 +1,13 @@
 // tools/cli_bench.c — `qins bench`: prompt-processing and generation tokens/s at 1 and 2
 // threads, read as fractions of what the machine measures in the same process (read GB/s for
 // generation, OpenBLAS sgemm GFLOP/s at the model's shapes for prompt processing).
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "blas.h"
 #include "cli.h"
 #include "cli_util.h"
 #include "common.h"
@@ -60,6 +63,47 @@ static void bench_depths(struct qins_model *m, struct qins_state *s, struct qins
     }
     qins_kv_clear(kv);
     free(rows);
+}
+
+// `qins sgemm M N K THREADS`: one OpenBLAS sgemm probe with the core this process loaded; prints
+// "<core> <GFLOP/s>". The bench runs it as a child to measure a core it cannot load itself.
+int qins_cli_sgemm(int argc, char **argv) {
+    const int m = argc == 5 ? atoi(argv[1]) : 0, n = argc == 5 ? atoi(argv[2]) : 0, k = argc == 5 ? atoi(argv[3]) : 0,
+              t = argc == 5 ? atoi(argv[4]) : 0;
+    if (m < 1 || n < 1 || k < 1 || t < 1 || m > 65536 || n > 65536 || k > 65536 || t > 256) {
+        fprintf(stderr, "usage: qins sgemm M N K THREADS (each >= 1)\n");
+        return 2;
+    }
+    struct qins_blas_info b;
+    qins_blas_info_get(&b);
+    const double g = qins_measure_sgemm_gflops(m, n, k, t);
+    if (g < 0) {
+        fprintf(stderr, "qins sgemm: out of memory for %d x %d x %d\n", m, n, k);
+        return 1;
+    }
+    printf("%s %.3f\n", b.core, g);
+    return 0;
+}
+
+// sgemm GFLOP/s with another OpenBLAS core, measured in a child process: a core is fixed when the
+// library loads. The child gets OPENBLAS_CORETYPE (always respected) and the re-exec guard.
+// Returns < 0 when it cannot be measured.
+static double sgemm_with_core(const char *core, int m, int n, int k, int threads) {
+    char exe[1024];
+    const ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0) return -1;
+    exe[len] = 0;
+    if (strchr(exe, '\'')) return -1;
+    for (const char *c = core; *c; c++)
+        if (!isalnum((unsigned char)*c)) return -1;
+    char cmd[1400], name[64];
+    snprintf(cmd, sizeof cmd, "OPENBLAS_CORETYPE=%s QINS_BLAS_CORE= QINS_BLAS_REEXEC=1 '%s' sgemm %d %d %d %d", core, exe,
+             m, n, k, threads);
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    double g = -1;
+    if (fscanf(p, "%63s %lf", name, &g) != 2 || strcasecmp(name, core)) g = -1;
+    return pclose(p) == 0 ? g : -1;
 }
 
 int qins_cli_bench(int argc, char **argv) {
@@ -165,6 +209,15 @@ int qins_cli_bench(int argc, char **argv) {
         // 512 MiB per thread: far beyond the caches, as the weights are
         double read_gbps = qins_measure_read_gbps((size_t)nt * (512u << 20), nt);
         double sgemm = qins_measure_sgemm_gflops((int)pp, hp->n_ff, hp->n_embd, nt);
+        // When the core in use is not the one OpenBLAS picked for itself (corrected, or chosen by
+        // QINS_BLAS_CORE), the same probe with OpenBLAS's own choice shows what the choice is worth.
+        struct qins_blas_info bi;
+        qins_blas_info_get(&bi);
+        const double sgemm_own = bi.corrected_from[0]
+                                     ? sgemm_with_core(bi.corrected_from, (int)pp, hp->n_ff, hp->n_embd, nt) : -1;
+        if (sgemm_own > 0 && !json)
+            printf("threads %d: sgemm with core %s %.1f GFLOP/s, with OpenBLAS's own choice %s %.1f GFLOP/s: %.2fx\n", nt,
+                   bi.core, sgemm, bi.corrected_from, sgemm_own, sgemm / sgemm_own);
         qins_set_threads(nt);
         // prompt processing: one batch of pp tokens from position 0, median of reps
         qins_kv_clear(kv);
@@ -195,10 +248,10 @@ int qins_cli_bench(int argc, char **argv) {
         // streaming weights faster than the probe can read means the probe under-reads
         const bool probe_wrong = tg_tok_s > 1.05 * bw_limit;
         if (json)
-            printf("%s{\"threads\":%d,\"read_gbps\":%.3f,\"sgemm_gflops\":%.3f,\"pp\":%ld,\"pp_tok_s\":%.2f,"
+            printf("%s{\"threads\":%d,\"read_gbps\":%.3f,\"sgemm_gflops\":%.3f,\"sgemm_gflops_openblas_choice\":%.3f,\"pp\":%ld,\"pp_tok_s\":%.2f,"
                    "\"pp_gflops\":%.3f,\"pp_fraction_of_sgemm\":%.4f,\"tg\":%ld,\"tg_tok_s\":%.2f,"
                    "\"weight_bytes_per_token\":%.0f,\"tg_bandwidth_limit_tok_s\":%.2f,\"tg_fraction_of_bandwidth\":%.4f}",
-                   first ? "" : ",", nt, read_gbps, sgemm, pp, pp_tok_s, pp_gflops, pp_gflops / sgemm, tg, tg_tok_s,
+                   first ? "" : ",", nt, read_gbps, sgemm, sgemm_own, pp, pp_tok_s, pp_gflops, pp_gflops / sgemm, tg, tg_tok_s,
                    bytes_per_tok, bw_limit, tg_tok_s / bw_limit);
         else
             printf("threads %d: read %.2f GB/s, sgemm %.1f GFLOP/s | pp%ld %.1f tok/s = %.1f GFLOP/s (%.0f %% of sgemm) | "
