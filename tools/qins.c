@@ -16,7 +16,7 @@ static const struct cli_command commands[] = {
     {"tokenize", qins_cli_tokenize, "--model M (--text-file F | --text T) [--no-bos] [--json] [--pieces]"},
     {"generate", qins_cli_generate, "--model M --prompt P --tokens N [--kv SPEC] [--json]"},
     {"perplexity", qins_cli_perplexity, "--model M --text-file F --ctx N [--chunks K] [--json]"},
-    {"bench", qins_cli_bench, "--model M [--threads 1,2]: prompt/generation tok/s and read GB/s"},
+    {"bench", qins_cli_bench, "--model M [--threads 1,2] [--depth D,..] [--kv fp32|fp16]: prompt/generation tok/s and read GB/s"},
     {"write-gguf", qins_cli_write_gguf, "--shape phi3.5-mini|tiny-llama|tiny-phi3 --out F [--type f32|f16] [--layers N]: random model"},
     {"prompts", qins_cli_prompts, "--from TEXT [--slice S] [--n 24] [--words 6] --out F.csv: derive a prompt set"},
     {"config", qins_cli_config, "[FILE.ini]: documented defaults of [run]/[codec], or a file's effective config"},
