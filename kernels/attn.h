@@ -44,7 +44,7 @@ void qins_attn_rows_ref(const float *q, int n_kv, int G, const float *k, const f
 // Partial result of one chunk (n <= QINS_ATTN_CHUNK positions, rows from kv) for each head i:
 //   m[i] = max_j s_ij, l[i] = sum_j e^(s_ij - m[i]), o[i*D ..] = sum_j e^(s_ij - m[i]) v_j,h
 // with s_ij = scale * q_i . k_j,h. scores: (n_kv*G, QINS_ATTN_CHUNK) scratch. One pass over
-// the chunk's K rows, then one over its V rows (both still in L2). Each head's partial does
+// the chunk's K rows, then one over its V rows: every cache row is read once. Each head's partial does
 // not depend on n_kv (how heads are blocked). The fast paths differ from the _ref in summation
 // order (vector lanes) and exp (a polynomial, about 1 ulp).
 void qins_attn_chunk_ref(const float *q, int n_kv, int G, const struct qins_attn_kv *kv, int n, int D, float scale,

@@ -116,7 +116,8 @@ void qins_attn_finish(int heads, int D, const float *l, const float *o, float *o
 //
 // Each chunk is one pass over its K rows, then one over its V rows, row by row with every head
 // of the block, so a block covering whole rows (the decode case) reads both as sequential
-// streams the hardware prefetchers follow. Four rows per step: one load of q (or of o) serves
+// streams the hardware prefetchers follow (software prefetch measured slower here, Zen 4:
+// its requests take the same L1 miss buffers as the demand loads). Four rows per step: one load of q (or of o) serves
 // four FMAs. The kernels are written once per ISA as always-inline bodies taking the element
 // type as a constant: the F16 instance runs the F32 instance's instructions on the converted
 // values, hence the bit-for-bit equality.
