@@ -46,34 +46,64 @@ static void observe(struct qins_model *m, int layer, enum qins_site site, const 
 }
 
 // Causal (optionally sliding-window) attention of n_tok queries at positions pos0.. over the
-// first pos0+n_tok cache rows, whatever store they were decoded from. A work item is one token
-// and a block of consecutive KV heads with the query heads sharing them (kernels/attn.h), so
-// each cache row is read as one contiguous run per item. Each head's result does not depend on
-// the blocking, so it does not depend on the thread count either.
-static void attention(const struct qins_hparams *hp, struct qins_state *s, int n_tok, int pos0, const float *kc,
-                      const float *vc) {
+// first pos0+n_tok cache rows, read in the type the store keeps them (FP32 or binary16). The
+// kernel works on chunks of QINS_ATTN_CHUNK positions for a block of KV heads and the query
+// heads sharing them (kernels/attn.h); a block covers whole cache rows where it can, since a
+// whole row streams at about twice the speed of one head's slice of it.
+//   prompt (n_tok > 1): one work item per (token, block), its chunks merged in order.
+//   decode (n_tok = 1): too few blocks to keep the threads busy, so the positions are split:
+//     items are (chunk, block) pairs, chunk-major so each thread streams one run of whole rows;
+//     their partials then merge per head in chunk order (flash-decoding's split-K).
+// Both run the same chunk partials and the same merges in the same order, so no result depends
+// on the thread count, on the mode, or on how heads are blocked.
+static void attention(const struct qins_hparams *hp, struct qins_state *s, int n_tok, int pos0,
+                      const struct qins_attn_kv *kv) {
     const int H = hp->n_head, Hkv = hp->n_head_kv, D = hp->head_dim, kv_dim = Hkv * D, group = H / Hkv;
     const float scale = 1.0f / sqrtf((float)D);
     int n_threads = omp_get_max_threads();
     if (n_threads > s->n_threads_scratch) n_threads = s->n_threads_scratch;
-    // KV heads per item: enough items for every thread, at most QINS_ATTN_BLOCK_Q query heads.
-    // Wide blocks matter: a whole cache row streams at about twice the speed of one head's
-    // slice of it (strides of kv_dim*4 bytes defeat the hardware prefetchers).
-    int block = (Hkv + n_threads - 1) / n_threads;
-    if (block * group > QINS_ATTN_BLOCK_Q) block = QINS_ATTN_BLOCK_Q / group > 0 ? QINS_ATTN_BLOCK_Q / group : 1;
-    const int n_blocks = (Hkv + block - 1) / block;
-    // One token's items are worth a parallel region only with enough cache rows behind them;
-    // OpenBLAS runs in the same OpenMP pool, so the threads do not fight its own.
-    const bool parallel = n_threads > 1 && (n_tok > 1 || (size_t)(pos0 + 1) * kv_dim >= 65536);
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (parallel)
+    const int block = s->attn_heads / group < Hkv ? s->attn_heads / group : Hkv, n_blocks = (Hkv + block - 1) / block;
+    const size_t scratch_floats = qins_attn_scratch_floats(block * group, D);
+    if (n_tok == 1) {
+        const int p = pos0, j0 = hp->sliding_window > 0 && p - hp->sliding_window + 1 > 0 ? p - hp->sliding_window + 1 : 0;
+        const int n = p - j0 + 1, n_chunks = (n + QINS_ATTN_CHUNK - 1) / QINS_ATTN_CHUNK;
+        float *po = s->attn_part, *pm = po + (size_t)s->attn_part_chunks * H * D, *pl = pm + (size_t)s->attn_part_chunks * H;
+        // a parallel region pays off only with enough cache rows behind it; OpenBLAS runs in the
+        // same OpenMP pool, so the threads do not fight its own
+        const bool parallel = n_threads > 1 && (size_t)n * kv_dim >= 65536;
+#pragma omp parallel num_threads(n_threads) if (parallel)
+        {
+            float *sc = s->attn_scratch + (size_t)omp_get_thread_num() * scratch_floats;
+#pragma omp for schedule(static)
+            for (int item = 0; item < n_chunks * n_blocks; item++) {
+                const int c = item / n_blocks, h0 = (item % n_blocks) * block, n_kv = Hkv - h0 < block ? Hkv - h0 : block;
+                const int j = c * QINS_ATTN_CHUNK, len = n - j < QINS_ATTN_CHUNK ? n - j : QINS_ATTN_CHUNK;
+                const size_t i0 = (size_t)c * H + (size_t)h0 * group;
+                const struct qins_attn_kv ck = qins_attn_kv_at(kv, (size_t)(j0 + j), (size_t)h0 * D);
+                qins_attn_chunk(s->q + (size_t)h0 * group * D, n_kv, group, &ck, len, D, scale, sc, pm + i0, pl + i0,
+                                po + i0 * D);
+            }
+#pragma omp for schedule(static)
+            for (int i = 0; i < H; i++) {
+                for (int c = 1; c < n_chunks; c++) {
+                    const size_t ic = (size_t)c * H + i;
+                    qins_attn_merge(1, D, pm + i, pl + i, po + (size_t)i * D, pm + ic, pl + ic, po + ic * D);
+                }
+                qins_attn_finish(1, D, pl + i, po + (size_t)i * D, s->att + (size_t)i * D);
+            }
+        }
+        return;
+    }
+    // round-robin: causal rows grow with the token, so neighbouring items cost about the same
+#pragma omp parallel for schedule(static, 1) num_threads(n_threads) if (n_threads > 1)
     for (int item = 0; item < n_tok * n_blocks; item++) {
         const int t = item / n_blocks, h0 = (item % n_blocks) * block, p = pos0 + t;
         const int n_kv = Hkv - h0 < block ? Hkv - h0 : block;
-        float *sc = s->scores + (size_t)omp_get_thread_num() * s->scores_heads * s->n_ctx;
         const int j0 = hp->sliding_window > 0 && p - hp->sliding_window + 1 > 0 ? p - hp->sliding_window + 1 : 0;
-        const size_t q_off = (size_t)t * H * D + (size_t)h0 * group * D, kv_off = (size_t)j0 * kv_dim + (size_t)h0 * D;
-        qins_attn_rows(s->q + q_off, n_kv, group, kc + kv_off, vc + kv_off, (size_t)kv_dim, p - j0 + 1, D, scale, sc,
-                       s->att + q_off);
+        const size_t q_off = (size_t)t * H * D + (size_t)h0 * group * D;
+        const struct qins_attn_kv ck = qins_attn_kv_at(kv, (size_t)j0, (size_t)h0 * D);
+        qins_attn_rows(s->q + q_off, n_kv, group, &ck, p - j0 + 1, D, scale,
+                       s->attn_scratch + (size_t)omp_get_thread_num() * scratch_floats, s->att + q_off);
     }
 }
 
@@ -100,9 +130,11 @@ static int layer_forward(struct qins_model *m, struct qins_state *s, int l, int 
         rope(s->k + (size_t)t * kvd, hp->n_head_kv, D, hp->n_rot, hp->rope_neox, c, sn);
     }
     QINS_TRY(qins_kv_append(s->kv, l, pos0, n_tok, s->k, s->v));
-    const float *kc, *vc;
-    QINS_TRY(qins_kv_view(s->kv, l, pos0 + n_tok, &kc, &vc));
-    attention(hp, s, n_tok, pos0, kc, vc);
+    enum qins_kv_elem type;
+    const void *kc, *vc;
+    QINS_TRY(qins_kv_view_native(s->kv, l, pos0 + n_tok, &type, &kc, &vc));
+    const struct qins_attn_kv kv = {kc, vc, type == QINS_KV_ELEM_F16 ? QINS_ATTN_F16 : QINS_ATTN_F32, (size_t)kvd};
+    attention(hp, s, n_tok, pos0, &kv);
     observe(m, l, QINS_SITE_ATTN_OUT, s->att, n_tok, qd);
     QINS_TRY(linear(&L->wo, s->att, n_tok, s->xb2));
     observe(m, l, QINS_SITE_O, s->xb2, n_tok, E);
@@ -181,12 +213,16 @@ int qins_state_init(const struct qins_model *m, int n_ctx, int max_batch, struct
     s->hb2 = calloc(B * F, 4);
     s->logits = calloc(B * V, 4);
     const int group = hp->n_head / hp->n_head_kv;
-    s->scores_heads = group > QINS_ATTN_BLOCK_Q ? group : (hp->n_head < QINS_ATTN_BLOCK_Q ? hp->n_head : QINS_ATTN_BLOCK_Q);
-    s->scores = calloc((size_t)s->n_threads_scratch * s->scores_heads * n_ctx, 4);
+    // query heads per work item: whole KV-head groups, up to QINS_ATTN_BLOCK_Q of them
+    s->attn_heads = group > QINS_ATTN_BLOCK_Q ? group : (QINS_ATTN_BLOCK_Q / group) * group;
+    if (s->attn_heads > hp->n_head) s->attn_heads = hp->n_head;
+    s->attn_scratch = calloc((size_t)s->n_threads_scratch * qins_attn_scratch_floats(s->attn_heads, hp->head_dim), 4);
+    s->attn_part_chunks = (n_ctx + QINS_ATTN_CHUNK - 1) / QINS_ATTN_CHUNK;
+    s->attn_part = calloc((size_t)s->attn_part_chunks * hp->n_head * (hp->head_dim + 2), 4);
     s->rope_cos = calloc((size_t)n_ctx * half, 4);
     s->rope_sin = calloc((size_t)n_ctx * half, 4);
     if (!s->x || !s->xb || !s->xb2 || !s->q || !s->k || !s->v || !s->att || !s->hb || !s->hb2 || !s->logits ||
-        !s->scores || !s->rope_cos || !s->rope_sin) {
+        !s->attn_scratch || !s->attn_part || !s->rope_cos || !s->rope_sin) {
         qins_state_free(s);
         QINS_CHECK(0, QINS_ERR_NOMEM, "out of memory for a context of %d", n_ctx);
     }
@@ -212,6 +248,6 @@ int qins_state_init(const struct qins_model *m, int n_ctx, int max_batch, struct
 void qins_state_free(struct qins_state *s) {
     if (!s) return;
     free(s->x); free(s->xb); free(s->xb2); free(s->q); free(s->k); free(s->v); free(s->att);
-    free(s->hb); free(s->hb2); free(s->logits); free(s->scores); free(s->rope_cos); free(s->rope_sin);
+    free(s->hb); free(s->hb2); free(s->logits); free(s->attn_scratch); free(s->attn_part); free(s->rope_cos); free(s->rope_sin);
     free(s);
 }

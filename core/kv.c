@@ -81,12 +81,13 @@ int qins_kv_store_fp32_init(int n_layer, int n_ctx, int kv_dim, struct qins_kv_s
     return 0;
 }
 
-// ---- FP16: binary16 storage, converted into a per-store scratch on view
+// ---- FP16: binary16 storage, converted into a per-store scratch on view (attention reads the
+// binary16 rows through view_native instead)
 
 struct kv_fp16 {
     struct qins_kv_store base;
     uint16_t *k, *v;      // (n_layer, n_ctx, kv_dim)
-    float *k_tmp, *v_tmp; // (n_ctx, kv_dim): one layer decoded at a time
+    float *k_tmp, *v_tmp; // (n_ctx, kv_dim): one layer decoded at a time, allocated by the first view()
 };
 
 static int fp16_append(struct qins_kv_store *s, int layer, int pos, int n_tok, const float *k, const float *v) {
@@ -103,12 +104,32 @@ static int fp16_view(struct qins_kv_store *s, int layer, int n_pos, const float 
     QINS_CHECK(layer >= 0 && layer < s->n_layer && n_pos >= 0 && n_pos <= s->n_ctx, QINS_ERR_RANGE,
                "kv store: view of layer %d, %d positions", layer, n_pos);
     struct kv_fp16 *f = (struct kv_fp16 *)s;
+    if (!f->k_tmp) { // first FP32 view: forward passes read the binary16 rows (view_native)
+        f->k_tmp = calloc((size_t)s->n_ctx * s->kv_dim, sizeof(float));
+        f->v_tmp = calloc((size_t)s->n_ctx * s->kv_dim, sizeof(float));
+        if (!f->k_tmp || !f->v_tmp) {
+            free(f->k_tmp), free(f->v_tmp);
+            f->k_tmp = f->v_tmp = NULL;
+            QINS_CHECK(0, QINS_ERR_NOMEM, "kv store: out of memory for the FP32 view");
+        }
+    }
     size_t off = (size_t)layer * s->n_ctx * s->kv_dim, n = (size_t)n_pos * s->kv_dim;
     qins_half_to_f32(f->k + off, n, f->k_tmp);
     qins_half_to_f32(f->v + off, n, f->v_tmp);
     *k = f->k_tmp;
     *v = f->v_tmp;
     s->bytes_read += 2 * n * sizeof(uint16_t);
+    return 0;
+}
+
+static int fp16_view_native(struct qins_kv_store *s, int layer, int n_pos, enum qins_kv_elem *type, const void **k,
+                            const void **v) {
+    QINS_CHECK(layer >= 0 && layer < s->n_layer && n_pos >= 0 && n_pos <= s->n_ctx, QINS_ERR_RANGE,
+               "kv store: view of layer %d, %d positions", layer, n_pos);
+    struct kv_fp16 *f = (struct kv_fp16 *)s;
+    size_t off = (size_t)layer * s->n_ctx * s->kv_dim;
+    *type = QINS_KV_ELEM_F16, *k = f->k + off, *v = f->v + off;
+    s->bytes_read += 2 * (size_t)n_pos * s->kv_dim * sizeof(uint16_t);
     return 0;
 }
 
@@ -125,20 +146,19 @@ static void fp16_free(struct qins_kv_store *s) {
     free(f);
 }
 
-static const struct qins_kv_store_vtable fp16_vt = {fp16_append, fp16_view, generic_clear, fp16_bytes, fp16_free};
+static const struct qins_kv_store_vtable fp16_vt = {fp16_append, fp16_view, generic_clear, fp16_bytes, fp16_free,
+                                                   fp16_view_native};
 
 int qins_kv_store_fp16_init(int n_layer, int n_ctx, int kv_dim, struct qins_kv_store **out) {
     *out = NULL;
     QINS_TRY(check_dims(n_layer, n_ctx, kv_dim));
     struct kv_fp16 *f = calloc(1, sizeof *f);
-    size_t n = (size_t)n_layer * n_ctx * kv_dim, per_layer = (size_t)n_ctx * kv_dim;
+    size_t n = (size_t)n_layer * n_ctx * kv_dim;
     if (f) {
         f->k = calloc(n, 2);
         f->v = calloc(n, 2);
-        f->k_tmp = calloc(per_layer, sizeof(float));
-        f->v_tmp = calloc(per_layer, sizeof(float));
     }
-    if (!f || !f->k || !f->v || !f->k_tmp || !f->v_tmp) {
+    if (!f || !f->k || !f->v) {
         if (f) fp16_free(&f->base);
         QINS_CHECK(0, QINS_ERR_NOMEM, "kv store: out of memory");
     }

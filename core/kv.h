@@ -8,6 +8,9 @@
 
 struct qins_kv_store;
 
+// Element type of the rows a view returns (kernels/attn.h reads both).
+enum qins_kv_elem { QINS_KV_ELEM_F32, QINS_KV_ELEM_F16 };
+
 struct qins_kv_store_vtable {
     // Stores n_tok rows of K and V (each (n_tok, kv_dim), K already rotated) at positions
     // pos .. pos+n_tok-1 of layer. Positions arrive in order; pos may restart at 0 after clear.
@@ -21,6 +24,11 @@ struct qins_kv_store_vtable {
     // FP32 page being filled), all layers.
     size_t (*stored_bytes)(const struct qins_kv_store *s);
     void (*free)(struct qins_kv_store *s);
+    // Optional (NULL: view() is used). Like view(), but in the element type the store keeps,
+    // without converting: *type says which; counts the stored bytes in bytes_read the same way.
+    // For stores whose rows are plain arrays of a type attention reads directly (FP16).
+    int (*view_native)(struct qins_kv_store *s, int layer, int n_pos, enum qins_kv_elem *type, const void **k,
+                       const void **v);
 };
 
 struct qins_kv_store {
@@ -36,7 +44,8 @@ struct qins_kv_store {
 
 // Creates an FP32 store: view() returns pointers into the store itself (no copy).
 int qins_kv_store_fp32_init(int n_layer, int n_ctx, int kv_dim, struct qins_kv_store **out);
-// Creates an FP16 store: append rounds to binary16, view() converts into a scratch buffer.
+// Creates an FP16 store: append rounds to binary16, view() converts into a scratch buffer,
+// view_native() returns the binary16 arrays themselves.
 int qins_kv_store_fp16_init(int n_layer, int n_ctx, int kv_dim, struct qins_kv_store **out);
 
 // Convenience wrappers (NULL-safe free).
@@ -45,6 +54,16 @@ static inline int qins_kv_append(struct qins_kv_store *s, int layer, int pos, in
 }
 static inline int qins_kv_view(struct qins_kv_store *s, int layer, int n_pos, const float **k, const float **v) {
     return s->vt->view(s, layer, n_pos, k, v);
+}
+// Rows of layer in the store's own type when it has one attention reads directly, else the
+// FP32 view (*type QINS_KV_ELEM_F32). Returns view()'s status.
+static inline int qins_kv_view_native(struct qins_kv_store *s, int layer, int n_pos, enum qins_kv_elem *type,
+                                      const void **k, const void **v) {
+    if (s->vt->view_native) return s->vt->view_native(s, layer, n_pos, type, k, v);
+    const float *kf, *vf;
+    int rc = s->vt->view(s, layer, n_pos, &kf, &vf);
+    *type = QINS_KV_ELEM_F32, *k = kf, *v = vf;
+    return rc;
 }
 static inline void qins_kv_clear(struct qins_kv_store *s) { s->vt->clear(s); }
 static inline size_t qins_kv_stored_bytes(const struct qins_kv_store *s) { return s->vt->stored_bytes(s); }

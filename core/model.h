@@ -144,8 +144,10 @@ struct qins_state {
     float *q, *k, *v, *att;   // (max_batch, H*D), (max_batch, HK*D) x2, (max_batch, H*D)
     float *hb, *hb2;          // (max_batch, F)
     float *logits;            // (max_batch, V)
-    float *scores;            // (threads, scores_heads, n_ctx) attention scores scratch
-    int scores_heads;         // query heads one attention work item covers at most
+    float *attn_scratch;      // (threads, qins_attn_scratch_floats(attn_heads, D)) per-thread attention scratch
+    int attn_heads;           // query heads one attention work item covers at most (whole KV groups)
+    float *attn_part;         // decode partials: o (attn_part_chunks, H, D), then m and l (attn_part_chunks, H)
+    int attn_part_chunks;     // ceil(n_ctx / QINS_ATTN_CHUNK)
     float *rope_cos, *rope_sin; // (n_ctx, n_rot/2) precomputed
     int n_threads_scratch;
 };

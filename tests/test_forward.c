@@ -1,5 +1,6 @@
 // tests/test_forward.c — the forward pass against llama.cpp's greedy continuations and logits
-// on stories260K (../shared/reference/stories260K_greedy.jsonl), determinism across threads.
+// on stories260K (../shared/reference/stories260K_greedy.jsonl), determinism across threads
+// (decode attention split over positions included, FP32 and FP16 KV stores).
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <math.h>
@@ -10,6 +11,7 @@
 #include "common.h"
 #include "eval.h"
 #include "helpers/shared_paths.h"
+#include "helpers/tiny_model.h"
 #include "model.h"
 #include "tokenizer.h"
 
@@ -111,6 +113,58 @@ Test(forward, bit_identical_for_a_given_thread_count_and_batch_vs_single) {
     qins_state_free(s);
     qins_kv_free(kv);
     qins_model_free(m);
+}
+
+// Prompt and generation logits at 1 and 2 threads are the same bits, with decode attention
+// split over positions (forward.c parallelises one token's attention from 65536 cached floats
+// per layer: a kv width of 256 and 256+ positions here) and a sliding window (phi3) moving the
+// first attended position, on an FP32 and an FP16 store.
+Test(forward, logits_do_not_depend_on_the_thread_count) {
+    for (int arch = 0; arch < 2; arch++) {
+        struct qins_random_model_spec spec = tiny_model_spec(arch ? "phi3" : "llama");
+        // vocab 512: OpenBLAS's sgemv gives the same bits at 1 and 2 threads for these shapes,
+        // not for a 300-row output (its threads' shares then end in a different tail kernel)
+        spec.n_embd = 256, spec.n_head = 8, spec.n_head_kv = 4, spec.head_dim = 64, spec.n_ff = 128, spec.n_ctx = 512;
+        spec.n_vocab = 512;
+        if (arch) spec.sliding_window = 280, spec.n_ctx_orig = 512;
+        char path[1200];
+        cr_assert_eq(tiny_model_write(&spec, path, sizeof path), 0);
+        struct qins_model *m;
+        cr_assert_eq(qins_model_load(path, &m), 0);
+        const int V = m->hp.n_vocab, n_prompt = 290, n_gen = 24, kvd = m->hp.n_head_kv * m->hp.head_dim;
+        cr_assert_eq(kvd, 256);
+        int32_t prompt[290];
+        for (int i = 0; i < n_prompt; i++) prompt[i] = 1 + (i * 37) % (V - 1);
+        float *logits[2];
+        for (int store = 0; store < 2; store++)
+            for (int nt = 1; nt <= 2; nt++) {
+                struct qins_kv_store *kv;
+                struct qins_state *s;
+                cr_assert_eq((store ? qins_kv_store_fp16_init : qins_kv_store_fp32_init)(m->hp.n_layer, 512, kvd, &kv), 0);
+                cr_assert_eq(qins_state_init(m, 512, n_prompt, kv, &s), 0);
+                qins_set_threads(nt);
+                float *lg = logits[nt - 1] = malloc((size_t)(n_prompt + n_gen) * V * sizeof(float));
+                cr_assert_eq(qins_forward(m, s, prompt, n_prompt, 0, true), 0);
+                memcpy(lg, s->logits, (size_t)n_prompt * V * sizeof(float));
+                for (int i = 0; i < n_gen; i++) {
+                    int32_t t = 1 + (i * 101) % (V - 1);
+                    cr_assert_eq(qins_forward(m, s, &t, 1, n_prompt + i, false), 0);
+                    memcpy(lg + (size_t)(n_prompt + i) * V, s->logits, V * sizeof(float));
+                }
+                qins_state_free(s);
+                qins_kv_free(kv);
+                if (nt == 2) {
+                    for (int i = 0; i < n_prompt + n_gen; i++)
+                        cr_assert_eq(memcmp(logits[0] + (size_t)i * V, logits[1] + (size_t)i * V, V * sizeof(float)), 0,
+                                     "%s, %s store: logits of token %d differ at 1 and 2 threads", spec.arch,
+                                     store ? "fp16" : "fp32", i);
+                    free(logits[0]), free(logits[1]);
+                }
+            }
+        qins_model_free(m);
+        tiny_model_remove(path);
+    }
+    qins_set_threads(2);
 }
 
 Test(forward, context_larger_than_the_model_is_an_error) {

@@ -1,6 +1,7 @@
 // tools/cli_bench.c — `qins bench`: prompt-processing and generation tokens/s at 1 and 2
 // threads, read as fractions of what the machine measures in the same process (read GB/s for
-// generation, OpenBLAS sgemm GFLOP/s at the model's shapes for prompt processing).
+// generation, OpenBLAS sgemm GFLOP/s at the model's shapes for prompt processing); --kv picks the
+// KV store (fp32 or fp16) every run reads, --weights the stored format or FP32 at load.
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,52 +18,62 @@
 #include "model.h"
 #include "paths.h"
 
-// Generation at cache depths: the cache is filled to each depth with synthetic K/V rows (the
-// cost of attention does not depend on their values), then tg tokens are timed from there,
-// median per-token time of reps runs. Prints ms/token per depth and the extra time from the
-// first to the last depth against what reading the extra KV bytes costs at read_gbps.
+// Generation at cache depths: the cache is filled to a depth with synthetic K/V rows (the cost
+// of attention does not depend on their values), then tg tokens are timed from there. Each of
+// the reps runs every depth in turn, so a machine shared with other work slows all depths alike
+// rather than whichever ran during a busy spell. Prints the median ms/token per depth and the
+// extra time from the first to the last depth (median over reps of the paired difference)
+// against what reading the extra KV bytes costs at read_gbps.
+static void fill_to(struct qins_kv_store *kv, const float *rows, int depth) {
+    qins_kv_clear(kv);
+    for (int l = 0; l < kv->n_layer; l++)
+        for (int p = 0; p < depth; p += 256) qins_kv_append(kv, l, p, depth - p < 256 ? depth - p : 256, rows, rows);
+}
+
 static void bench_depths(struct qins_model *m, struct qins_state *s, struct qins_kv_store *kv, const int *depths,
-                         int n_depth, int tg, int reps, int nt, double read_gbps, double *samples) {
+                         int n_depth, int tg, int reps, int nt, double read_gbps) {
     const int kvd = kv->kv_dim;
     float *rows = malloc((size_t)256 * kvd * sizeof(float));
+    double *ms = malloc((size_t)n_depth * reps * sizeof *ms), *diff = malloc(reps * sizeof *diff);
+    uint64_t *kv_read = calloc(n_depth, sizeof *kv_read), *kv_tok = calloc(n_depth, sizeof *kv_tok);
+    if (!rows || !ms || !diff || !kv_read || !kv_tok) goto out;
     uint32_t seed = 12345;
     for (size_t i = 0; i < (size_t)256 * kvd; i++) {
         seed = seed * 1664525u + 1013904223u;
         rows[i] = ((float)(seed >> 8) / 16777216.0f - 0.5f) * 2.0f;
     }
-    double ms[8], kv_bytes[8];
-    for (int di = 0; di < n_depth; di++) {
-        const int depth = depths[di];
-        qins_kv_clear(kv);
-        for (int l = 0; l < kv->n_layer; l++)
-            for (int p = 0; p < depth; p += 256) {
-                int n = depth - p < 256 ? depth - p : 256;
-                qins_kv_append(kv, l, p, n, rows, rows);
-            }
-        uint64_t read0 = kv->bytes_read, tok0 = m->counters.tokens;
-        for (int r = 0; r < reps; r++) {
+    for (int r = 0; r < reps; r++)
+        for (int di = 0; di < n_depth; di++) {
+            const int depth = depths[di];
+            fill_to(kv, rows, depth);
             int32_t t = 1;
             qins_forward(m, s, &t, 1, depth, false); // warm-up / first token
+            const uint64_t read0 = kv->bytes_read, tok0 = m->counters.tokens;
             double t0 = qins_time_now();
             for (int i = 0; i < tg; i++) {
                 t = (int32_t)(1 + (i * 7919) % (m->hp.n_vocab - 1));
                 qins_forward(m, s, &t, 1, depth + 1 + i, false);
             }
-            samples[r] = (qins_time_now() - t0) / tg;
+            ms[(size_t)di * reps + r] = 1e3 * (qins_time_now() - t0) / tg;
+            kv_read[di] += kv->bytes_read - read0, kv_tok[di] += m->counters.tokens - tok0;
         }
-        ms[di] = 1e3 * qins_median_inplace(samples, (size_t)reps);
-        kv_bytes[di] = (double)(kv->bytes_read - read0) / (double)(m->counters.tokens - tok0);
-        printf("threads %d: depth %d: tg%d %.2f ms/token, %.2f MB KV read/token\n", nt, depth, tg, ms[di],
+    for (int r = 0; r < reps; r++) diff[r] = ms[(size_t)(n_depth - 1) * reps + r] - ms[r];
+    const double extra_ms = qins_median_inplace(diff, (size_t)reps);
+    double med[8], kv_bytes[8];
+    for (int di = 0; di < n_depth; di++) {
+        med[di] = qins_median_inplace(ms + (size_t)di * reps, (size_t)reps);
+        kv_bytes[di] = (double)kv_read[di] / (double)kv_tok[di];
+        printf("threads %d: depth %d: tg%d %.2f ms/token, %.2f MB KV read/token\n", nt, depths[di], tg, med[di],
                kv_bytes[di] / 1e6);
     }
     if (n_depth > 1) {
-        const double extra_ms = ms[n_depth - 1] - ms[0], extra_bytes = kv_bytes[n_depth - 1] - kv_bytes[0],
-                     bw_ms = extra_bytes / (read_gbps * 1e9) * 1e3;
+        const double extra_bytes = kv_bytes[n_depth - 1] - kv_bytes[0], bw_ms = extra_bytes / (read_gbps * 1e9) * 1e3;
         printf("threads %d: depth %d -> %d: +%.2f ms/token; +%.2f MB KV read/token = %.2f ms at %.2f GB/s; ratio %.2f\n",
                nt, depths[0], depths[n_depth - 1], extra_ms, extra_bytes / 1e6, bw_ms, read_gbps, extra_ms / bw_ms);
     }
+out:
     qins_kv_clear(kv);
-    free(rows);
+    free(rows), free(ms), free(diff), free(kv_read), free(kv_tok);
 }
 
 // `qins sgemm M N K THREADS`: one OpenBLAS sgemm probe with the core this process loaded; prints
@@ -107,7 +118,8 @@ static double sgemm_with_core(const char *core, int m, int n, int k, int threads
 }
 
 int qins_cli_bench(int argc, char **argv) {
-    static const char *const options[] = {"--model", "--threads", "--pp", "--tg", "--reps", "--depth", "--weights", NULL},
+    static const char *const options[] = {"--model", "--threads", "--pp", "--tg", "--reps", "--depth", "--kv", "--weights",
+                                          NULL},
                              *const flags[] = {"--json", NULL};
     struct cli_args a = {"bench", argc, argv, options, flags, {0}, 0};
     if (cli_parse(&a) < 0) return 2;
@@ -153,9 +165,18 @@ int qins_cli_bench(int argc, char **argv) {
         qins_model_free(m);
         return 2;
     }
+    // --kv fp32|fp16: the store every run reads (attention reads FP16 rows without converting)
+    const char *kv_name = cli_opt(&a, "--kv") ? cli_opt(&a, "--kv") : "fp32";
+    if (strcmp(kv_name, "fp32") && strcmp(kv_name, "fp16")) {
+        fprintf(stderr, "qins bench: --kv is fp32 or fp16, not '%s'\n", kv_name);
+        qins_model_free(m);
+        return 2;
+    }
     struct qins_kv_store *kv;
     struct qins_state *s;
-    if (qins_kv_store_fp32_init(hp->n_layer, ctx, hp->n_head_kv * hp->head_dim, &kv) < 0 ||
+    const int kvd = hp->n_head_kv * hp->head_dim;
+    if ((strcmp(kv_name, "fp16") ? qins_kv_store_fp32_init(hp->n_layer, ctx, kvd, &kv)
+                                 : qins_kv_store_fp16_init(hp->n_layer, ctx, kvd, &kv)) < 0 ||
         qins_state_init(m, ctx, (int)pp, kv, &s) < 0) {
         qins_model_free(m);
         return 1;
@@ -177,15 +198,16 @@ int qins_cli_bench(int argc, char **argv) {
     const size_t file_bytes = qins_gguf_file_size(m->gguf);
     if (!json)
         printf("model %s: %s, %d layers, embd %d, ffn %d, vocab %d, %.1f M matmul params (%.1f MB FP32); "
-               "weights %s (%s in memory, %.1f MB), %s matmul kernels\n",
+               "weights %s (%s in memory, %.1f MB), %s matmul kernels; kv store %s\n",
                path, hp->arch == QINS_ARCH_PHI3 ? "phi3" : "llama", hp->n_layer, hp->n_embd, hp->n_ff, hp->n_vocab,
                params / 1e6, params * 4 / 1e6, weights, wtype, m->weight_bytes_stored / 1e6,
-               qins_isa_name(qins_matmul_isa()));
+               qins_isa_name(qins_matmul_isa()), kv->name);
     if (!json) cli_blas_print(5);
     else
     {
         printf("{\"model\":");
         qins_json_write_escaped(stdout, path, strlen(path));
+        printf(",\"kv\":\"%s\"", kv->name);
         printf(",\"blas\":");
         struct qins_json j; // one value inside the hand-written document: no qins_json_end
         qins_json_init(&j, stdout);
@@ -265,10 +287,10 @@ int qins_cli_bench(int argc, char **argv) {
             printf("table | %s | %s | %d | %.1f | %.0f %% | %.2f | %.0f %% | %.0f MB |\n", wtype, weights, nt, pp_tok_s,
                    100 * pp_gflops / sgemm, tg_tok_s, 100 * tg_tok_s / bw_limit, model_rss / 1e6);
         first = 0;
-        if (n_depth > 0 && !json) bench_depths(m, s, kv, depths, n_depth, (int)tg, (int)reps, nt, read_gbps, samples);
+        if (n_depth > 0 && !json) bench_depths(m, s, kv, depths, n_depth, (int)tg, (int)reps, nt, read_gbps);
     }
     // The memory goal: the model resident as stored, plus its KV cache, plus 10 %.
-    const size_t kv_bytes = (size_t)hp->n_layer * ctx * hp->n_head_kv * hp->head_dim * 2 * sizeof(float);
+    const size_t kv_bytes = (size_t)hp->n_layer * ctx * hp->n_head_kv * hp->head_dim * 2 * (strcmp(kv->name, "fp16") ? 4 : 2);
     const double rss_limit = 1.10 * (double)(file_bytes + kv_bytes);
     if (json)
         printf("],\"peak_rss_model_bytes\":%zu,\"peak_rss_bytes\":%zu,\"kv_bytes\":%zu,\"rss_limit_bytes\":%.0f}\n",
