@@ -8,7 +8,7 @@ set -euo pipefail
 B=${1:-build}
 M=${2:-models/bench}
 mkdir -p "$M"
-echo "| blocks | type | weights | threads | pp128 tok/s | % of sgemm | tg tok/s | % of bandwidth | peak RSS |"
+echo "| blocks | file type | in memory | threads | pp128 tok/s | % of sgemm | tg tok/s | % of bandwidth | peak RSS |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for blocks in 2 4; do
     for t in f32 f16 bf16 q8_0; do
@@ -18,7 +18,7 @@ for blocks in 2 4; do
         [ "$t" = f32 ] || modes="stored f32"
         for w in $modes; do
             "$B/qins" bench --model "$f" --pp 128 --tg 32 --reps 3 --threads 1,2 --weights "$w" |
-                sed -n "s/^table | /| $blocks | /p"
+                sed -n "s/^table | [a-z0-9_]* | /| $blocks | $t | /p"
         done
     done
 done
