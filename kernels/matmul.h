@@ -73,10 +73,10 @@ void qins_matmul_set_own_f32_gemv(int own);
 int qins_matmul_own_f32_gemv(void);
 
 // ---- the per-ISA decode stages (kernels/cpu/matmul_simd.inc), for the dispatcher and tests.
-// dot: one row (cols weights) · x. dot4: y[r] = row r · x for nr <= 4 rows row_bytes apart, each
+// dot: one row (cols weights) · x. dot4: y[r] = row r · x for the 4 rows row_bytes apart, each
 // with exactly dot's arithmetic. span: out[0..n) = weights c0..c0+n of one row (Q8_0: c0 % 32 == 0).
 typedef float (*qins_dot_fn)(const uint8_t *row, int cols, const float *x);
-typedef void (*qins_dot4_fn)(const uint8_t *w, size_t row_bytes, int nr, int cols, const float *x, float *y);
+typedef void (*qins_dot4_fn)(const uint8_t *w, size_t row_bytes, int cols, const float *x, float *y);
 typedef void (*qins_span_fn)(const uint8_t *row, int c0, int n, float *out);
 struct qins_matmul_isa_kernels {
     qins_dot_fn dot[QINS_W_COUNT];

@@ -76,8 +76,8 @@ void qins_gemv_ref(const struct qins_wmat *w, const float *x, float *y) {
         for (int c = 0; c < cols; c++) s += weight_ref(T, row, c) * x[c];                          \
         return s;                                                                                  \
     }                                                                                              \
-    static void dot4_##tname##_scalar(const uint8_t *w, size_t rb, int nr, int cols, const float *x, float *y) { \
-        for (int r = 0; r < nr; r++) y[r] = dot_##tname##_scalar(w + (size_t)r * rb, cols, x);                 \
+    static void dot4_##tname##_scalar(const uint8_t *w, size_t rb, int cols, const float *x, float *y) {  \
+        for (int r = 0; r < 4; r++) y[r] = dot_##tname##_scalar(w + (size_t)r * rb, cols, x);                  \
     }                                                                                              \
     static void span_##tname##_scalar(const uint8_t *row, int c0, int n, float *out) {             \
         for (int i = 0; i < n; i++) out[i] = weight_ref(T, row, c0 + i);                           \
@@ -154,8 +154,10 @@ void qins_gemv_rows(const struct qins_wmat *w, const float *x, float *y, int r0,
         return;
     }
     const qins_dot4_fn dot4 = k->dot4[w->type];
-    for (int r = r0; r < r0 + n; r += 4)
-        dot4(base + (size_t)r * w->row_bytes, w->row_bytes, r0 + n - r < 4 ? r0 + n - r : 4, w->cols, x, y + r);
+    const qins_dot_fn dot = k->dot[w->type];
+    int r = r0;
+    for (; r + 4 <= r0 + n; r += 4) dot4(base + (size_t)r * w->row_bytes, w->row_bytes, w->cols, x, y + r);
+    for (; r < r0 + n; r++) y[r] = dot(base + (size_t)r * w->row_bytes, w->cols, x);
 }
 
 // Below this many weight bytes a parallel region costs more than the second thread gives.

@@ -1,11 +1,18 @@
 // kernels/cpu/matmul_avx2.c — the AVX2/FMA/F16C decode stages of kernels/matmul.h (8 lanes).
 // Compiled for that target only here, so the rest of the build stays baseline x86-64; the
 // dispatcher in matmul.c calls these only when CPUID says the CPU has them.
-#pragma GCC target("avx2,fma,f16c")
 #include <immintrin.h>
 #include <string.h>
 
 #include "matmul.h"
+
+// Every function below, including the .inc's, is compiled for the target (GCC and clang spell it
+// differently; clang needs the headers included before).
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#else
+#pragma GCC target("avx2,fma,f16c")
+#endif
 
 #define ISA avx2
 #define VF __m256
@@ -32,3 +39,7 @@ static inline float hsum_avx2(__m256 v) {
 #define V_HSUM(v) hsum_avx2(v)
 
 #include "matmul_simd.inc"
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif

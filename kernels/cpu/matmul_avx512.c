@@ -1,11 +1,18 @@
 // kernels/cpu/matmul_avx512.c — the AVX-512 (F, BW, VL) decode stages of kernels/matmul.h
 // (16 lanes). Compiled for that target only here; the dispatcher in matmul.c calls these only
 // when CPUID and XGETBV say the CPU and the OS support AVX-512.
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")
 #include <immintrin.h>
 #include <string.h>
 
 #include "matmul.h"
+
+// Every function below, including the .inc's, is compiled for the target (GCC and clang spell it
+// differently; clang needs the headers included before).
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c"))), apply_to = function)
+#else
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")
+#endif
 
 #define ISA avx512
 #define VF __m512
@@ -25,3 +32,7 @@
 #define V_I8(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(p))))
 
 #include "matmul_simd.inc"
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
