@@ -31,25 +31,37 @@ int qins_attn_have_avx512(void) { return simd_enabled && cpu_level() >= 2; }
 
 // ---- reference
 
+static inline float elem(const void *p, enum qins_attn_elem t, size_t i) {
+    return t == QINS_ATTN_F16 ? qins_fp16_to_f32(((const uint16_t *)p)[i]) : ((const float *)p)[i];
+}
+
+// Scores of one query head over n rows of kv (its KV head at element h_off of each row), in
+// place as sc[j] = e^(s_j - max), s_j = scale * q . k_j; returns the max, *sum = sum_j sc[j].
+static float softmax_ref(const float *qg, const struct qins_attn_kv *kv, size_t h_off, int n, int D, float scale,
+                         float *sc, float *sum) {
+    float mx = -INFINITY;
+    for (int j = 0; j < n; j++) {
+        float dot = 0;
+        for (int d = 0; d < D; d++) dot += qg[d] * elem(kv->k, kv->type, (size_t)j * kv->stride + h_off + d);
+        sc[j] = dot * scale;
+        if (sc[j] > mx) mx = sc[j];
+    }
+    float s = 0;
+    for (int j = 0; j < n; j++) {
+        sc[j] = expf(sc[j] - mx);
+        s += sc[j];
+    }
+    *sum = s;
+    return mx;
+}
+
 void qins_attn_rows_ref(const float *q, int n_kv, int G, const float *k, const float *v, size_t stride, int n, int D,
                         float scale, float *scores, float *out) {
+    const struct qins_attn_kv kv = {k, v, QINS_ATTN_F32, stride};
     for (int i = 0; i < n_kv * G; i++) {
-        const float *qg = q + (size_t)i * D;
-        float *sc = scores + (size_t)i * n, *og = out + (size_t)i * D;
+        float *sc = scores + (size_t)i * n, *og = out + (size_t)i * D, sum;
         const size_t h_off = (size_t)(i / G) * D;
-        float mx = -INFINITY;
-        for (int j = 0; j < n; j++) {
-            const float *kr = k + (size_t)j * stride + h_off;
-            float dot = 0;
-            for (int d = 0; d < D; d++) dot += qg[d] * kr[d];
-            sc[j] = dot * scale;
-            if (sc[j] > mx) mx = sc[j];
-        }
-        float sum = 0;
-        for (int j = 0; j < n; j++) {
-            sc[j] = expf(sc[j] - mx);
-            sum += sc[j];
-        }
+        softmax_ref(q + (size_t)i * D, &kv, h_off, n, D, scale, sc, &sum);
         const float inv = 1.0f / sum;
         for (int d = 0; d < D; d++) og[d] = 0;
         for (int j = 0; j < n; j++) {
@@ -59,32 +71,15 @@ void qins_attn_rows_ref(const float *q, int n_kv, int G, const float *k, const f
     }
 }
 
-static inline float elem(const void *p, enum qins_attn_elem t, size_t i) {
-    return t == QINS_ATTN_F16 ? qins_fp16_to_f32(((const uint16_t *)p)[i]) : ((const float *)p)[i];
-}
-
 void qins_attn_chunk_ref(const float *q, int n_kv, int G, const struct qins_attn_kv *kv, int n, int D, float scale,
                          float *scores, float *m, float *l, float *o) {
     for (int i = 0; i < n_kv * G; i++) {
-        const float *qg = q + (size_t)i * D;
         float *sc = scores + (size_t)i * QINS_ATTN_CHUNK, *og = o + (size_t)i * D;
         const size_t h_off = (size_t)(i / G) * D;
-        float mx = -INFINITY;
-        for (int j = 0; j < n; j++) {
-            float dot = 0;
-            for (int d = 0; d < D; d++) dot += qg[d] * elem(kv->k, kv->type, (size_t)j * kv->stride + h_off + d);
-            sc[j] = dot * scale;
-            if (sc[j] > mx) mx = sc[j];
-        }
-        float sum = 0;
-        for (int j = 0; j < n; j++) {
-            sc[j] = expf(sc[j] - mx);
-            sum += sc[j];
-        }
+        m[i] = softmax_ref(q + (size_t)i * D, kv, h_off, n, D, scale, sc, &l[i]);
         for (int d = 0; d < D; d++) og[d] = 0;
         for (int j = 0; j < n; j++)
             for (int d = 0; d < D; d++) og[d] += sc[j] * elem(kv->v, kv->type, (size_t)j * kv->stride + h_off + d);
-        m[i] = mx, l[i] = sum;
     }
 }
 
