@@ -49,6 +49,9 @@ void qins_attn_rows_ref(const float *q, int n_kv, int G, const float *k, const f
 // order (vector lanes) and exp (a polynomial, about 1 ulp).
 void qins_attn_chunk_ref(const float *q, int n_kv, int G, const struct qins_attn_kv *kv, int n, int D, float scale,
                          float *scores, float *m, float *l, float *o);
+// The same partial in 8 lanes (kernels/cpu/attn_avx2.c) and 16 lanes (attn_avx512.c), one body
+// (attn_simd.inc): call only where qins_attn_have_avx2/avx512 says so. qins_attn_chunk: the best
+// path this CPU has (the _ref with SIMD off).
 void qins_attn_chunk_avx2(const float *q, int n_kv, int G, const struct qins_attn_kv *kv, int n, int D, float scale,
                           float *scores, float *m, float *l, float *o);
 void qins_attn_chunk_avx512(const float *q, int n_kv, int G, const struct qins_attn_kv *kv, int n, int D,
@@ -73,6 +76,13 @@ static inline size_t qins_attn_scratch_floats(int heads, int D) {
 // way. scratch: qins_attn_scratch_floats(n_kv*G, D) floats. Returns nothing.
 void qins_attn_rows(const float *q, int n_kv, int G, const struct qins_attn_kv *kv, int n, int D, float scale,
                     float *scratch, float *out);
+// Any of the chunk kernels above.
+typedef void qins_attn_chunk_fn(const float *q, int n_kv, int G, const struct qins_attn_kv *kv, int n, int D,
+                                float scale, float *scores, float *m, float *l, float *o);
+// qins_attn_rows with the chunk partials from `chunk` (qins_attn_rows passes qins_attn_chunk):
+// how a test runs one chosen path end to end. Returns nothing.
+void qins_attn_rows_chunked(qins_attn_chunk_fn *chunk, const float *q, int n_kv, int G, const struct qins_attn_kv *kv,
+                            int n, int D, float scale, float *scratch, float *out);
 
 // Forces the dispatcher onto the scalar path (0) or back to auto (1). Returns nothing.
 void qins_attn_set_simd(int enable);

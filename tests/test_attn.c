@@ -39,18 +39,8 @@ static const char *const level_name[] = {"scalar", "avx2", "avx512"};
 // dispatcher's caller does. scratch: qins_attn_scratch_floats(n_kv*G, D).
 static void rows_level(int level, const float *q, int n_kv, int G, const struct qins_attn_kv *kv, int n, int D,
                        float scale, float *scratch, float *out) {
-    void (*chunk)(const float *, int, int, const struct qins_attn_kv *, int, int, float, float *, float *, float *,
-                  float *) = level == 2 ? qins_attn_chunk_avx512 : level == 1 ? qins_attn_chunk_avx2 : qins_attn_chunk_ref;
-    const int heads = n_kv * G;
-    float *sc = scratch, *m = sc + (size_t)heads * QINS_ATTN_CHUNK, *l = m + heads, *mt = l + heads, *lt = mt + heads,
-          *ot = lt + heads;
-    chunk(q, n_kv, G, kv, n < QINS_ATTN_CHUNK ? n : QINS_ATTN_CHUNK, D, scale, sc, m, l, out);
-    for (int j = QINS_ATTN_CHUNK; j < n; j += QINS_ATTN_CHUNK) {
-        const struct qins_attn_kv c = qins_attn_kv_at(kv, (size_t)j, 0);
-        chunk(q, n_kv, G, &c, n - j < QINS_ATTN_CHUNK ? n - j : QINS_ATTN_CHUNK, D, scale, sc, mt, lt, ot);
-        qins_attn_merge(heads, D, m, l, out, mt, lt, ot);
-    }
-    qins_attn_finish(heads, D, l, out, out);
+    qins_attn_chunk_fn *chunk = level == 2 ? qins_attn_chunk_avx512 : level == 1 ? qins_attn_chunk_avx2 : qins_attn_chunk_ref;
+    qins_attn_rows_chunked(chunk, q, n_kv, G, kv, n, D, scale, scratch, out);
 }
 
 struct data {

@@ -1,0 +1,45 @@
+// kernels/cpu/attn_avx2.c — qins_attn_chunk_avx2 of kernels/attn.h: the chunk kernel of
+// attn_simd.inc in 8 lanes (AVX2/FMA/F16C). Columns past the last whole vector, and scores past
+// the last whole vector of a chunk, go through scalar loops. Compiled for that target only
+// here; the dispatcher in attn.c calls it only when CPUID says the CPU has it.
+#include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "attn.h"
+#include "common.h"
+#include "simd_avx2.h" // last: it opens the target region
+
+#define V_HALF(x) (x)
+// The softmax's vectors stop at the last whole one within n; the scalar loop does the rest.
+#define V_SCORE_VECS(n) ((n) / VN * VN)
+
+static inline __attribute__((always_inline)) __m256 ld_avx2(const char *p, int d, int f16) {
+    return f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(p + 2 * (size_t)d)))
+               : _mm256_loadu_ps((const float *)(const void *)p + d);
+}
+
+// No vector tails: every column from d on is left to the scalar loops.
+static inline int dot4_tail_avx2(__m256 s[4], const float *a, const char *const b[4], int d, int D, int f16) {
+    (void)s, (void)a, (void)b, (void)D, (void)f16;
+    return d;
+}
+static inline int axpy_tail_avx2(float *o, const __m256 wv[4], const char *const v[4], int nr, int d, int D, int f16) {
+    (void)o, (void)wv, (void)v, (void)nr, (void)D, (void)f16;
+    return d;
+}
+
+// Scores j .. j+7 (all below n, see V_SCORE_VECS), as they are.
+static inline __m256 ld_scores_avx2(const float *sc, int j, int n) {
+    (void)n;
+    return _mm256_loadu_ps(sc + j);
+}
+static inline __m256 keep_scores_avx2(__m256 e, int j, int n) {
+    (void)j, (void)n;
+    return e;
+}
+
+#include "attn_simd.inc"
+
+#include "simd_end.h"

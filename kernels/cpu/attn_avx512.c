@@ -1,0 +1,71 @@
+// kernels/cpu/attn_avx512.c — qins_attn_chunk_avx512 of kernels/attn.h: the chunk kernel of
+// attn_simd.inc in 16 lanes (AVX-512 F/BW/VL; BW+VL for the masked 16-bit loads of F16 tails).
+// Columns past the last whole vector are one masked step, and a chunk's scores are covered in
+// whole masked vectors, so no scalar loop runs. Compiled for that target only here; the
+// dispatcher in attn.c calls it only when CPUID and XGETBV say the CPU and the OS support it.
+#include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "attn.h"
+#include "common.h"
+#include "simd_avx512.h" // last: it opens the target region
+
+#define V_HALF(x) lo_plus_hi_avx512(x)
+// The softmax's vectors cover the whole chunk (lanes past n masked).
+#define V_SCORE_VECS(n) QINS_ATTN_CHUNK
+
+// The first `left` lanes (none for left <= 0, all for left >= 16).
+static inline __mmask16 mask_avx512(int left) {
+    return left >= 16 ? (__mmask16)0xffff : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
+}
+
+static inline __attribute__((always_inline)) __m512 ld_avx512(const char *p, int d, int f16) {
+    return f16 ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(p + 2 * (size_t)d)))
+               : _mm512_loadu_ps((const float *)(const void *)p + d);
+}
+
+// Lanes outside mk read as 0 (masked loads do not fault past the end of a buffer).
+static inline __attribute__((always_inline)) __m512 ldm_avx512(const char *p, int d, __mmask16 mk, int f16) {
+    return f16 ? _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, p + 2 * (size_t)d))
+               : _mm512_maskz_loadu_ps(mk, (const float *)(const void *)p + d);
+}
+
+static inline __m256 lo_plus_hi_avx512(__m512 x) {
+    return _mm256_add_ps(_mm512_castps512_ps256(x), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
+}
+
+// The D - d < 16 columns left as one masked step into the four sums; none left to the scalar loop.
+static inline __attribute__((always_inline)) int dot4_tail_avx512(__m512 s[4], const float *a, const char *const b[4],
+                                                                  int d, int D, int f16) {
+    if (d < D) {
+        const __mmask16 mk = mask_avx512(D - d);
+        const __m512 x = _mm512_maskz_loadu_ps(mk, a + d);
+        for (int r = 0; r < 4; r++) s[r] = _mm512_fmadd_ps(x, ldm_avx512(b[r], d, mk, f16), s[r]);
+    }
+    return D;
+}
+
+// Likewise for o (masked store: o holds exactly D floats per head).
+static inline __attribute__((always_inline)) int axpy_tail_avx512(float *o, const __m512 wv[4], const char *const v[4],
+                                                                  int nr, int d, int D, int f16) {
+    if (d < D) {
+        const __mmask16 mk = mask_avx512(D - d);
+        __m512 x = _mm512_maskz_loadu_ps(mk, o + d);
+        for (int r = 0; r < nr; r++) x = _mm512_fmadd_ps(wv[r], ldm_avx512(v[r], d, mk, f16), x);
+        _mm512_mask_storeu_ps(o + d, mk, x);
+    }
+    return D;
+}
+
+// Scores j .. j+15 with the lanes from n on read as -inf, so they never win the max; after the
+// exp, keep_scores makes their weight exactly 0.
+static inline __m512 ld_scores_avx512(const float *sc, int j, int n) {
+    return _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), mask_avx512(n - j), sc + j);
+}
+static inline __m512 keep_scores_avx512(__m512 e, int j, int n) { return _mm512_maskz_mov_ps(mask_avx512(n - j), e); }
+
+#include "attn_simd.inc"
+
+#include "simd_end.h"
