@@ -13,6 +13,12 @@ struct kv_fp32 {
     float *k, *v; // (n_layer, n_ctx, kv_dim)
 };
 
+static int check_view(const struct qins_kv_store *s, int layer, int n_pos) {
+    QINS_CHECK(layer >= 0 && layer < s->n_layer && n_pos >= 0 && n_pos <= s->n_ctx, QINS_ERR_RANGE,
+               "kv store: view of layer %d, %d positions", layer, n_pos);
+    return 0;
+}
+
 static int check_append(struct qins_kv_store *s, int layer, int pos, int n_tok) {
     QINS_CHECK(layer >= 0 && layer < s->n_layer, QINS_ERR_RANGE, "kv store: layer %d of %d", layer, s->n_layer);
     QINS_CHECK(pos >= 0 && n_tok >= 0 && pos + n_tok <= s->n_ctx, QINS_ERR_RANGE,
@@ -32,8 +38,7 @@ static int fp32_append(struct qins_kv_store *s, int layer, int pos, int n_tok, c
 }
 
 static int fp32_view(struct qins_kv_store *s, int layer, int n_pos, const float **k, const float **v) {
-    QINS_CHECK(layer >= 0 && layer < s->n_layer && n_pos >= 0 && n_pos <= s->n_ctx, QINS_ERR_RANGE,
-               "kv store: view of layer %d, %d positions", layer, n_pos);
+    QINS_TRY(check_view(s, layer, n_pos));
     struct kv_fp32 *f = (struct kv_fp32 *)s;
     size_t off = (size_t)layer * s->n_ctx * s->kv_dim;
     *k = f->k + off;
@@ -101,8 +106,7 @@ static int fp16_append(struct qins_kv_store *s, int layer, int pos, int n_tok, c
 }
 
 static int fp16_view(struct qins_kv_store *s, int layer, int n_pos, const float **k, const float **v) {
-    QINS_CHECK(layer >= 0 && layer < s->n_layer && n_pos >= 0 && n_pos <= s->n_ctx, QINS_ERR_RANGE,
-               "kv store: view of layer %d, %d positions", layer, n_pos);
+    QINS_TRY(check_view(s, layer, n_pos));
     struct kv_fp16 *f = (struct kv_fp16 *)s;
     if (!f->k_tmp) { // first FP32 view: forward passes read the binary16 rows (view_native)
         f->k_tmp = calloc((size_t)s->n_ctx * s->kv_dim, sizeof(float));
@@ -124,8 +128,7 @@ static int fp16_view(struct qins_kv_store *s, int layer, int n_pos, const float 
 
 static int fp16_view_native(struct qins_kv_store *s, int layer, int n_pos, enum qins_kv_elem *type, const void **k,
                             const void **v) {
-    QINS_CHECK(layer >= 0 && layer < s->n_layer && n_pos >= 0 && n_pos <= s->n_ctx, QINS_ERR_RANGE,
-               "kv store: view of layer %d, %d positions", layer, n_pos);
+    QINS_TRY(check_view(s, layer, n_pos));
     struct kv_fp16 *f = (struct kv_fp16 *)s;
     size_t off = (size_t)layer * s->n_ctx * s->kv_dim;
     *type = QINS_KV_ELEM_F16, *k = f->k + off, *v = f->v + off;
