@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
-PACKAGES="build-essential cmake pkg-config git libhdf5-dev hdf5-tools libopenblas-dev libopenblas-openmp-dev libcriterion-dev libcsv-dev libinih-dev libcjson-dev gnuplot-nox clang python3"
+PACKAGES="build-essential cmake pkg-config git libhdf5-dev hdf5-tools libopenblas-dev libopenblas-openmp-dev libcriterion-dev libcsv-dev libinih-dev libcjson-dev libzstd-dev gnuplot-nox clang python3"
 
 setup() {
     local missing=()

@@ -1,7 +1,8 @@
 // bench/bench_codecs.c — qins-bench-codecs: every codec x k x granularity on Gaussian, Laplacian,
 // the default model's weights and its real KV cache: encode/decode GB/s (FP32 bytes per second),
 // bits/value including metadata, RMSE, relative L2, max error relative to absmax, code entropy
-// and Huffman bits/value; memcpy GB/s measured in the same run; Huffman decode speed.
+// and Huffman bits/value; memcpy GB/s measured in the same run; Huffman, RLE+Huffman and zstd
+// (levels 3, 19: the general-purpose anchor) sizes and decode speeds on the same 8-bit codes.
 // Usage: qins-bench-codecs [--model PATH] [--csv FILE] [--alpha A] [--kv-tokens N] [--quick]
 //        [--kv-file F32FILE --kv-dim D]   (raw float32 KV rows instead of running the model)
 #include <csv.h>
@@ -13,6 +14,7 @@
 #include "blas.h"
 #include "codec.h"
 #include "util.h"
+#include "zstd_anchor.h"
 #include "entropy.h"
 #include "eval.h"
 #include "gguf.h"
@@ -299,8 +301,10 @@ static void emit(const char *ds, const struct qins_codec_params *p, const struct
     for (int i = 0; i < 17; i++) csv_field(v[i], i == 16);
 }
 
-// Huffman decode throughput over the 8-bit codes of a dataset.
-static void bench_huffman(const struct dataset *d, const char *spec) {
+// Entropy-coding decode throughput over the 8-bit codes of a dataset: Huffman, RLE+Huffman and
+// the general-purpose anchor zstd (levels 3 and 19) on the same codes as bytes. Speeds are codes
+// per second, also as GB/s of the FP32 values they stand for, against memcpy in the same run.
+static void bench_huffman(const struct dataset *d, const char *spec, double memcpy_gbps) {
     struct qins_codec_params p;
     qins_codec_params_default(&p);
     qins_codec_parse(spec, &p);
@@ -331,12 +335,28 @@ static void bench_huffman(const struct dataset *d, const char *spec) {
         }
         ok &= memcmp(out, codes, d->n_values * 2) == 0;
         printf("huffman %-9s %-7s %-4s: %.3f bits/code (table incl.), encode %.0f Msym/s, decode %.0f Msym/s "
-               "(= MB/s of 8-bit codes)%s\n",
+               "(= MB/s of 8-bit codes; %.2f GB/s as FP32, %.0f %% of memcpy)%s\n",
                d->name, spec, rle ? "rle" : "", 8.0 * sz / d->n_values, d->n_values / tenc / 1e6,
-               d->n_values / best / 1e6, ok ? "" : "  ROUND TRIP FAILED");
+               d->n_values / best / 1e6, 4e-9 * d->n_values / best, 400e-9 * d->n_values / best / memcpy_gbps,
+               ok ? "" : "  ROUND TRIP FAILED");
         free(buf);
     }
-    free(codes), free(out);
+    uint8_t *bytes = malloc(d->n_values);
+    for (size_t i = 0; i < d->n_values; i++) bytes[i] = (uint8_t)codes[i];
+    const int levels[2] = {3, 19};
+    for (int l = 0; l < 2; l++) {
+        struct qins_zstd_result z;
+        if (qins_zstd_measure(bytes, d->n_values, levels[l], 5, &z) < 0) {
+            printf("zstd-%-2d   %-9s %-7s     : FAILED (see the error above)\n", levels[l], d->name, spec);
+            continue;
+        }
+        printf("zstd-%-2d   %-9s %-7s     : %.3f bits/code (frame incl.), encode %.0f Msym/s, decode %.0f Msym/s "
+               "(%.2f GB/s as FP32, %.0f %% of memcpy)\n",
+               levels[l], d->name, spec, 8.0 * z.out_bytes / d->n_values, d->n_values / z.compress_s / 1e6,
+               d->n_values / z.decompress_s / 1e6, 4e-9 * d->n_values / z.decompress_s,
+               400e-9 * d->n_values / z.decompress_s / memcpy_gbps);
+    }
+    free(bytes), free(codes), free(out);
 }
 
 int main(int argc, char **argv) {
@@ -438,9 +458,9 @@ int main(int argc, char **argv) {
         printf("# qins8 group128 decode: %.2f GB/s AVX2 gather, %.2f GB/s scalar; memcpy %.2f GB/s -> %.0f%% / %.0f%%\n",
                r1.dec_gbps, r0.dec_gbps, mc, 100 * r1.dec_gbps / mc, 100 * r0.dec_gbps / mc);
     }
-    bench_huffman(&ds[0], "int8");
-    bench_huffman(&ds[0], "qins8");
-    bench_huffman(&ds[2], "qins8");
+    bench_huffman(&ds[0], "int8", mc_big);
+    bench_huffman(&ds[0], "qins8", mc_big);
+    bench_huffman(&ds[2], "qins8", mc_big);
     if (csv) fclose(csv);
     for (int i = 0; i < 4; i++) ds_free(&ds[i]);
     return 0;
