@@ -38,6 +38,8 @@ static void rope(float *x, int n_heads, int head_dim, int n_rot, bool neox, cons
 static inline float silu(float x) { return x / (1.0f + expf(-x)); }
 
 static int linear(struct qins_linear *lin, const float *x, int n_tok, float *y) {
+    lin->n_calls++;
+    lin->n_tokens += (uint64_t)n_tok;
     return lin->impl ? lin->impl(lin, x, n_tok, y) : qins_linear_stored(lin, x, n_tok, y);
 }
 
@@ -170,6 +172,7 @@ int qins_forward(struct qins_model *m, struct qins_state *s, const int32_t *toke
         QINS_CHECK(tokens[t] >= 0 && tokens[t] < V, QINS_ERR_RANGE, "forward: token id %d outside the vocabulary of %d",
                    tokens[t], V);
         qins_wmat_decode(&m->embd, tokens[t], 1, 0, E, s->x + (size_t)t * E, (size_t)E);
+        if (m->embd_row_reads) m->embd_row_reads[tokens[t]]++;
     }
     for (int l = 0; l < hp->n_layer; l++) QINS_TRY(layer_forward(m, s, l, n_tok, pos0));
     const int first = all_logits ? 0 : n_tok - 1, n_out = all_logits ? n_tok : 1;

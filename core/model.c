@@ -331,6 +331,7 @@ void qins_model_free(struct qins_model *m) {
     for (int l = 0; m->layers && l < m->hp.n_layer; l++)
         for (int i = 0; i < QINS_SLOTS_PER_LAYER; i++) free(qins_model_slot(m, l, i)->w_copy);
     free(m->output.w_copy);
+    free(m->embd_row_reads);
     free(m->owned);
     free(m->layers);
     qins_gguf_free(m->gguf);
@@ -342,6 +343,25 @@ struct qins_linear *qins_model_slot(struct qins_model *m, int layer, int index) 
     struct qins_layer *L = &m->layers[layer];
     struct qins_linear *slots[QINS_SLOTS_PER_LAYER] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->wgate, &L->wup, &L->wdown};
     return slots[index];
+}
+
+int qins_model_track_embedding_rows(struct qins_model *m, bool enable) {
+    free(m->embd_row_reads);
+    m->embd_row_reads = NULL;
+    if (!enable) return 0;
+    m->embd_row_reads = calloc((size_t)m->hp.n_vocab, sizeof *m->embd_row_reads);
+    QINS_CHECK(m->embd_row_reads, QINS_ERR_NOMEM, "out of memory for %d embedding row counters", m->hp.n_vocab);
+    return 0;
+}
+
+void qins_model_reset_access(struct qins_model *m) {
+    for (int l = 0; l < m->hp.n_layer; l++)
+        for (int i = 0; i < QINS_SLOTS_PER_LAYER; i++) {
+            struct qins_linear *lin = qins_model_slot(m, l, i);
+            lin->n_calls = lin->n_tokens = 0;
+        }
+    m->output.n_calls = m->output.n_tokens = 0;
+    if (m->embd_row_reads) memset(m->embd_row_reads, 0, (size_t)m->hp.n_vocab * sizeof *m->embd_row_reads);
 }
 
 int qins_model_add_observer(struct qins_model *m, qins_observer_fn fn, void *user) {

@@ -76,6 +76,7 @@ struct qins_linear {
     qins_linear_fn impl; // NULL = FP32 OpenBLAS (the baseline)
     void *impl_ctx;      // owned by whoever installed impl
     struct qins_counters *counters;
+    uint64_t n_calls, n_tokens; // access counts: passes over the weight, tokens they served (all impls)
 };
 
 // The default slot implementation: the weight in its stored format (kernels/matmul.h: GEMV for one
@@ -113,6 +114,7 @@ struct qins_model {
     size_t weight_bytes;     // bytes of all weights as FP32 (4 per element)
     size_t weight_bytes_stored; // bytes of all weights as the forward pass reads them
     struct qins_counters counters;
+    uint64_t *embd_row_reads; // (V) times each token_embd row was read; NULL unless tracking is on
     struct { qins_observer_fn fn; void *user; } observers[QINS_MAX_OBSERVERS];
     int n_observers;
 };
@@ -129,6 +131,11 @@ void qins_model_free(struct qins_model *m);
 // Number of linear slots per layer (7) and access by index 0..6 (q,k,v,o,gate,up,down).
 struct qins_linear *qins_model_slot(struct qins_model *m, int layer, int index);
 #define QINS_SLOTS_PER_LAYER 7
+// Starts (enable) or stops counting reads of each token_embd row into m->embd_row_reads (zeroed
+// on start; freed on stop). Returns 0 or QINS_ERR_NOMEM.
+int qins_model_track_embedding_rows(struct qins_model *m, bool enable);
+// Zeroes every slot's n_calls/n_tokens (and the embedding row counts when tracked). Returns nothing.
+void qins_model_reset_access(struct qins_model *m);
 // Adds an observer called at every site; returns 0 or QINS_ERR_RANGE when full.
 int qins_model_add_observer(struct qins_model *m, qins_observer_fn fn, void *user);
 void qins_model_clear_observers(struct qins_model *m);

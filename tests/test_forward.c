@@ -181,6 +181,41 @@ Test(forward, context_larger_than_the_model_is_an_error) {
     qins_model_free(m);
 }
 
+// Access counters count what the forward pass reads: 3 distinct tokens touch exactly 3 embedding
+// rows once each; every slot serves every token (one pass for the batch, one per single token).
+Test(forward, access_counters_count_what_is_read) {
+    char path[1200];
+    if (test_model_path("stories260K.gguf", path, sizeof path)) return;
+    struct qins_model *m;
+    struct qins_kv_store *kv;
+    struct qins_state *s;
+    cr_assert_eq(qins_model_load(path, &m), 0);
+    cr_assert_eq(qins_kv_store_fp32_init(m->hp.n_layer, 16, m->hp.n_head_kv * m->hp.head_dim, &kv), 0);
+    cr_assert_eq(qins_state_init(m, 16, 8, kv, &s), 0);
+    cr_assert_eq(qins_model_track_embedding_rows(m, true), 0);
+    const int32_t toks[3] = {1, 77, 300};
+    cr_assert_eq(qins_forward(m, s, toks, 2, 0, false), 0);
+    cr_assert_eq(qins_forward(m, s, toks + 2, 1, 2, false), 0);
+    uint64_t rows = 0, reads = 0;
+    for (int i = 0; i < m->hp.n_vocab; i++) rows += m->embd_row_reads[i] > 0, reads += m->embd_row_reads[i];
+    cr_expect_eq(rows, 3);
+    cr_expect_eq(reads, 3);
+    cr_expect_eq(m->embd_row_reads[77], 1);
+    for (int l = 0; l < m->hp.n_layer; l++)
+        for (int i = 0; i < QINS_SLOTS_PER_LAYER; i++) {
+            const struct qins_linear *lin = qins_model_slot(m, l, i);
+            cr_expect_eq(lin->n_calls, 2, "%s", lin->name);
+            cr_expect_eq(lin->n_tokens, 3, "%s", lin->name);
+        }
+    cr_expect_eq(m->output.n_tokens, 2, "the output matrix serves the last token of each call");
+    qins_model_reset_access(m);
+    cr_expect_eq(m->embd_row_reads[77], 0);
+    cr_expect_eq(m->layers[0].wv.n_calls, 0);
+    qins_state_free(s);
+    qins_kv_free(kv);
+    qins_model_free(m);
+}
+
 // The perplexity runner on the reference text: llama.cpp's figure for the first 100 windows of
 // 256 tokens is 6.5167 (../shared/reference/stories260K_perplexity.tsv); the issue allows 0.5 %.
 // A run compared with itself has zero KL divergence and full top-1 agreement.
