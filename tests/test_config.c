@@ -7,29 +7,10 @@
 #include "common.h"
 #include "config.h"
 #include "experiment.h"
+#include "helpers/test_io.h"
 #include "helpers/run_cmd.h"
 
-static char logbuf[8192];
-static void capture(int level, const char *msg, void *user) {
-    (void)user;
-    if (level > QINS_LOG_WARN) return;
-    strncat(logbuf, msg, sizeof logbuf - strlen(logbuf) - 2);
-    strcat(logbuf, "\n");
-}
-static void setup(void) {
-    logbuf[0] = 0;
-    qins_log_set(capture, NULL);
-}
-
-static const struct qins_cfg_key phase_keys[] = {
-    {"phase9", "variants", QINS_CFG_LIST, "qins8,qins6", 1, 4, "qins8|qins6|int8|fp16", "variants", NULL},
-    {"phase9", "ratio", QINS_CFG_DOUBLE, "0.5", 0, 1, NULL, "a fraction", NULL},
-    {"phase9", "verbose", QINS_CFG_BOOL, "no", 1, 0, NULL, "talk", NULL},
-    {0},
-};
-static const struct qins_cfg_key *const tables[] = {qins_exp_run_keys, qins_exp_codec_keys, phase_keys, NULL};
-
-TestSuite(config, .init = setup);
+TestSuite(config, .init = test_log_capture);
 
 Test(config, defaults_fill_every_key) {
     qins_config_t *c;
@@ -52,7 +33,7 @@ Test(config, file_values_override_defaults_and_normalise) {
     cr_assert_eq(qins_config_new(&c, tables), QINS_OK);
     const char *ini = "; comment\n[run]\ntokens = 100\nnote = hello world\n\n[phase9]\nratio=0.25\n"
                       "verbose = YES\nvariants = int8 , fp16,qins8\n[codec]\nalpha = 2.50\n";
-    cr_assert_eq(qins_config_load_string(c, ini, "x.ini"), QINS_OK, "%s", logbuf);
+    cr_assert_eq(qins_config_load_string(c, ini, "x.ini"), QINS_OK, "%s", test_log);
     cr_assert_eq(qins_config_int(c, "run", "tokens"), 100);
     cr_assert_str_eq(qins_config_str(c, "run", "note"), "hello world");
     cr_assert(qins_config_bool(c, "phase9", "verbose"));
@@ -74,7 +55,7 @@ Test(config, effective_text_round_trips_to_itself) {
     cr_assert_eq(qins_config_load_string(a, "[codec]\nalpha = 0.1\n[run]\nseed = 7\n", "a.ini"), QINS_OK);
     char *ea = qins_config_effective(a);
     cr_assert_eq(qins_config_new(&b, tables), QINS_OK);
-    cr_assert_eq(qins_config_load_string(b, ea, "recorded"), QINS_OK, "%s", logbuf);
+    cr_assert_eq(qins_config_load_string(b, ea, "recorded"), QINS_OK, "%s", test_log);
     char *eb = qins_config_effective(b);
     cr_assert_str_eq(ea, eb);
     cr_assert(strstr(ea, "alpha = 0.1\n"), "shortest round-trip double: %s", ea);
@@ -89,8 +70,8 @@ Test(config, unknown_key_names_file_line_and_key) {
     cr_assert_eq(qins_config_new(&c, tables), QINS_OK);
     int st = qins_config_load_string(c, "[run]\ntokens = 100\n\ntokns = 5\n", "exp/p1.ini");
     cr_assert_eq(st, QINS_ERR_FORMAT);
-    cr_assert(strstr(logbuf, "exp/p1.ini:4: unknown key 'tokns' in [run]"), "%s", logbuf);
-    cr_assert(strstr(logbuf, "known keys: model,"), "lists the known keys: %s", logbuf);
+    cr_assert(strstr(test_log, "exp/p1.ini:4: unknown key 'tokns' in [run]"), "%s", test_log);
+    cr_assert(strstr(test_log, "known keys: model,"), "lists the known keys: %s", test_log);
     qins_config_free(c);
 }
 
@@ -98,10 +79,10 @@ Test(config, unknown_section_and_key_outside_section) {
     qins_config_t *c;
     cr_assert_eq(qins_config_new(&c, tables), QINS_OK);
     cr_assert_eq(qins_config_load_string(c, "tokens = 3\n", "a.ini"), QINS_ERR_FORMAT);
-    cr_assert(strstr(logbuf, "a.ini:1: key 'tokens' is outside a section"), "%s", logbuf);
-    logbuf[0] = 0;
+    cr_assert(strstr(test_log, "a.ini:1: key 'tokens' is outside a section"), "%s", test_log);
+    test_log[0] = 0;
     cr_assert_eq(qins_config_load_string(c, "[run]\n[phse9]\nratio = 1\n", "b.ini"), QINS_ERR_FORMAT);
-    cr_assert(strstr(logbuf, "b.ini:3: unknown section [phse9]"), "%s", logbuf);
+    cr_assert(strstr(test_log, "b.ini:3: unknown section [phse9]"), "%s", test_log);
     qins_config_free(c);
 }
 
@@ -123,11 +104,11 @@ Test(config, bad_values_are_errors_with_location) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         qins_config_t *c;
-        logbuf[0] = 0;
+        test_log[0] = 0;
         cr_assert_eq(qins_config_new(&c, tables), QINS_OK);
         int st = qins_config_load_string(c, cases[i].ini, "t.ini");
         cr_assert_eq(st, cases[i].status, "case %zu (%s): status %d", i, cases[i].ini, st);
-        cr_assert(strstr(logbuf, cases[i].msg), "case %zu: expected '%s' in log:\n%s", i, cases[i].msg, logbuf);
+        cr_assert(strstr(test_log, cases[i].msg), "case %zu: expected '%s' in log:\n%s", i, cases[i].msg, test_log);
         qins_config_free(c);
     }
 }
@@ -137,11 +118,11 @@ Test(config, overrides_validate_like_the_file) {
     cr_assert_eq(qins_config_new(&c, tables), QINS_OK);
     cr_assert_eq(qins_config_set(c, "run.tokens=64"), QINS_OK);
     cr_assert_eq(qins_config_int(c, "run", "tokens"), 64);
-    cr_assert_eq(qins_config_set(c, "codec.bits = 6"), QINS_OK, "%s", logbuf);
+    cr_assert_eq(qins_config_set(c, "codec.bits = 6"), QINS_OK, "%s", test_log);
     cr_assert_eq(qins_config_int(c, "codec", "bits"), 6);
     cr_assert_eq(qins_config_set(c, "run.tokens=-1"), QINS_ERR_RANGE);
     cr_assert_eq(qins_config_set(c, "run.nokey=1"), QINS_ERR_ARG);
-    cr_assert(strstr(logbuf, "unknown key"), "%s", logbuf);
+    cr_assert(strstr(test_log, "unknown key"), "%s", test_log);
     cr_assert_eq(qins_config_set(c, "tokens=1"), QINS_ERR_ARG);
     qins_config_free(c);
 }
@@ -150,7 +131,7 @@ Test(config, file_errors_name_the_path) {
     qins_config_t *c;
     cr_assert_eq(qins_config_new(&c, tables), QINS_OK);
     cr_assert_eq(qins_config_load_file(c, "/nonexistent/x.ini"), QINS_ERR_IO);
-    cr_assert(strstr(logbuf, "/nonexistent/x.ini"), "%s", logbuf);
+    cr_assert(strstr(test_log, "/nonexistent/x.ini"), "%s", test_log);
     cr_assert_eq(qins_config_load_file(c, NULL), QINS_OK, "NULL path = defaults");
     qins_config_free(c);
 }
@@ -160,7 +141,7 @@ Test(config, bad_table_default_is_reported) {
     const struct qins_cfg_key *const t[] = {bad, NULL};
     qins_config_t *c;
     cr_assert_eq(qins_config_new(&c, t), QINS_ERR_RANGE);
-    cr_assert(strstr(logbuf, "default of [x] n is invalid"), "%s", logbuf);
+    cr_assert(strstr(test_log, "default of [x] n is invalid"), "%s", test_log);
 }
 
 Test(config, peek_reads_any_recorded_config) {
@@ -198,7 +179,7 @@ Test(config, shipped_phase0_example_parses) {
     snprintf(path, sizeof path, "%s/experiments/phase0.ini", src);
     qins_config_t *c;
     cr_assert_eq(qins_config_new(&c, t), QINS_OK);
-    cr_assert_eq(qins_config_load_file(c, path), QINS_OK, "%s", logbuf);
+    cr_assert_eq(qins_config_load_file(c, path), QINS_OK, "%s", test_log);
     cr_assert_geq(qins_config_int(c, "run", "tokens"), 100, "plan: token_match over >= 100 tokens");
     qins_config_free(c);
 }
@@ -242,7 +223,7 @@ static size_t count_lines(const char *s) {
 
 Test(config, typed_list_items_parse_once_and_normalise) {
     qins_config_t *c;
-    cr_assert_eq(qins_config_new(&c, typed_tables), QINS_OK, "%s", logbuf);
+    cr_assert_eq(qins_config_new(&c, typed_tables), QINS_OK, "%s", test_log);
     const int64_t *iv;
     const double *dv;
     cr_assert_eq(qins_config_int_list(c, "phase9", "sizes", &iv), 3);
@@ -250,7 +231,7 @@ Test(config, typed_list_items_parse_once_and_normalise) {
     cr_assert_eq(qins_config_double_list(c, "phase9", "alphas", &dv), 3);
     cr_assert_float_eq(dv[2], 100.0, 0, "1e2");
     cr_assert_eq(qins_config_load_string(c, "[phase9]\nsizes = 8, 16 ,4096\nany = \nalphas = 0.10,2\n", "p.ini"),
-                 QINS_OK, "%s", logbuf);
+                 QINS_OK, "%s", test_log);
     cr_assert_eq(qins_config_int_list(c, "phase9", "sizes", &iv), 3);
     cr_assert_eq(iv[0], 8);
     cr_assert_eq(iv[2], 4096);
@@ -265,7 +246,7 @@ Test(config, typed_list_items_parse_once_and_normalise) {
     char *eff = qins_config_effective(c);
     cr_assert(strstr(eff, "alphas = 0.1,2\n"), "%s", eff);
     free(eff);
-    cr_assert_eq(qins_config_set(c, "phase9.any=-3"), QINS_OK, "%s", logbuf);
+    cr_assert_eq(qins_config_set(c, "phase9.any=-3"), QINS_OK, "%s", test_log);
     cr_assert_eq(qins_config_int_list(c, "phase9", "any", &iv), 1);
     cr_assert_eq(iv[0], -3);
     qins_config_free(c);
@@ -290,12 +271,12 @@ Test(config, typed_item_errors_are_one_line_with_position) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         qins_config_t *c;
         cr_assert_eq(qins_config_new(&c, typed_tables), QINS_OK);
-        logbuf[0] = 0;
+        test_log[0] = 0;
         qins_log_set_level(QINS_LOG_INFO);
         int st = qins_config_load_string(c, cases[i].ini, "p.ini");
-        cr_assert_eq(st, cases[i].status, "case %zu (%s): status %d, log %s", i, cases[i].ini, st, logbuf);
-        cr_assert(strstr(logbuf, cases[i].msg), "case %zu: expected '%s' in log:\n%s", i, cases[i].msg, logbuf);
-        cr_assert_eq(count_lines(logbuf), 1, "case %zu: one line, the check's own log silenced:\n%s", i, logbuf);
+        cr_assert_eq(st, cases[i].status, "case %zu (%s): status %d, log %s", i, cases[i].ini, st, test_log);
+        cr_assert(strstr(test_log, cases[i].msg), "case %zu: expected '%s' in log:\n%s", i, cases[i].msg, test_log);
+        cr_assert_eq(count_lines(test_log), 1, "case %zu: one line, the check's own log silenced:\n%s", i, test_log);
         cr_assert_eq(qins_log_get_level(), QINS_LOG_INFO, "case %zu: the engine restores the log level", i);
         qins_config_free(c);
     }
@@ -305,9 +286,9 @@ Test(config, typed_item_override_errors_name_the_item) {
     qins_config_t *c;
     cr_assert_eq(qins_config_new(&c, typed_tables), QINS_OK);
     cr_assert_eq(qins_config_set(c, "phase9.alphas=1,abc"), QINS_ERR_ARG);
-    cr_assert(strstr(logbuf, "override 'phase9.alphas=1,abc': [phase9] alphas: item 2 'abc' is not a number"), "%s",
-              logbuf);
-    cr_assert_eq(count_lines(logbuf), 1, "%s", logbuf);
+    cr_assert(strstr(test_log, "override 'phase9.alphas=1,abc': [phase9] alphas: item 2 'abc' is not a number"), "%s",
+              test_log);
+    cr_assert_eq(count_lines(test_log), 1, "%s", test_log);
     const double *dv;
     cr_assert_eq(qins_config_double_list(c, "phase9", "alphas", &dv), 3, "a failed override keeps the value");
     qins_config_free(c);
@@ -326,7 +307,7 @@ Test(config, shared_item_checks_accept_real_specs) {
 Test(config, a_table_listed_twice_counts_once) {
     const struct qins_cfg_key *const t[] = {qins_exp_run_keys, phase_keys, qins_exp_run_keys, NULL};
     qins_config_t *c;
-    cr_assert_eq(qins_config_new(&c, t), QINS_OK, "%s", logbuf);
+    cr_assert_eq(qins_config_new(&c, t), QINS_OK, "%s", test_log);
     char *eff = qins_config_effective(c);
     cr_assert(strstr(eff, "[run]"));
     cr_assert_null(strstr(strstr(eff, "[run]") + 1, "[run]"), "[run] once: %s", eff);

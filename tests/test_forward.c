@@ -10,23 +10,11 @@
 
 #include "common.h"
 #include "eval.h"
+#include "helpers/test_io.h"
 #include "helpers/shared_paths.h"
 #include "helpers/tiny_model.h"
 #include "model.h"
 #include "tokenizer.h"
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc(n + 1);
-    cr_assert_eq(fread(buf, 1, n, f), (size_t)n);
-    buf[n] = 0;
-    fclose(f);
-    return buf;
-}
 
 static void load(struct qins_model **m, struct qins_kv_store **kv, struct qins_state **s, int ctx) {
     char path[1200];
@@ -43,7 +31,7 @@ Test(forward, greedy_ids_and_logits_match_llama_cpp) {
     struct qins_kv_store *kv;
     struct qins_state *s;
     load(&m, &kv, &s, 256);
-    char *text = slurp(ref), *line = strtok(text, "\n");
+    char *text = test_read_file(ref, NULL), *line = strtok(text, "\n");
     int cases = 0;
     double max_logit_err = 0;
     for (; line; line = strtok(NULL, "\n"), cases++) {
@@ -167,14 +155,20 @@ Test(forward, logits_do_not_depend_on_the_thread_count) {
     qins_set_threads(2);
 }
 
-Test(forward, context_larger_than_the_model_is_an_error) {
+// stories260K with an FP32 store of ctx positions; returns -1 (a Criterion failure) without the model.
+static int load_with_store(int ctx, struct qins_model **m, struct qins_kv_store **kv) {
     char path[1200];
-    if (test_model_path("stories260K.gguf", path, sizeof path)) return;
+    if (test_model_path("stories260K.gguf", path, sizeof path)) return -1;
+    cr_assert_eq(qins_model_load(path, m), 0);
+    cr_assert_eq(qins_kv_store_fp32_init((*m)->hp.n_layer, ctx, (*m)->hp.n_head_kv * (*m)->hp.head_dim, kv), 0);
+    return 0;
+}
+
+Test(forward, context_larger_than_the_model_is_an_error) {
     struct qins_model *m;
     struct qins_kv_store *kv;
+    if (load_with_store(4096, &m, &kv)) return;
     struct qins_state *s;
-    cr_assert_eq(qins_model_load(path, &m), 0);
-    cr_assert_eq(qins_kv_store_fp32_init(m->hp.n_layer, 4096, m->hp.n_head_kv * m->hp.head_dim, &kv), 0);
     cr_assert_eq(qins_state_init(m, 4096, 64, kv, &s), QINS_ERR_ARG);
     cr_assert_null(s);
     qins_kv_free(kv);
@@ -184,13 +178,10 @@ Test(forward, context_larger_than_the_model_is_an_error) {
 // Access counters count what the forward pass reads: 3 distinct tokens touch exactly 3 embedding
 // rows once each; every slot serves every token (one pass for the batch, one per single token).
 Test(forward, access_counters_count_what_is_read) {
-    char path[1200];
-    if (test_model_path("stories260K.gguf", path, sizeof path)) return;
     struct qins_model *m;
     struct qins_kv_store *kv;
+    if (load_with_store(16, &m, &kv)) return;
     struct qins_state *s;
-    cr_assert_eq(qins_model_load(path, &m), 0);
-    cr_assert_eq(qins_kv_store_fp32_init(m->hp.n_layer, 16, m->hp.n_head_kv * m->hp.head_dim, &kv), 0);
     cr_assert_eq(qins_state_init(m, 16, 8, kv, &s), 0);
     cr_assert_eq(qins_model_track_embedding_rows(m, true), 0);
     const int32_t toks[3] = {1, 77, 300};
@@ -228,7 +219,7 @@ Test(forward, perplexity_matches_llama_cpp_within_half_a_percent) {
     load(&m, &kv, &s, 256);
     struct qins_tokenizer *tok;
     cr_assert_eq(qins_tokenizer_init_gguf(m->gguf, &tok), 0);
-    char *text = slurp(text_path);
+    char *text = test_read_file(text_path, NULL);
     int32_t *ids;
     size_t n;
     cr_assert_eq(qins_tokenizer_encode(tok, text, strlen(text), true, &ids, &n), 0);

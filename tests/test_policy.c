@@ -9,21 +9,11 @@
 
 #include "common.h"
 #include "config.h"
+#include "helpers/test_io.h"
 #include "helpers/synth_runs.h"
 #include "policy.h"
 
-static char logbuf[8192];
-static void capture(int level, const char *msg, void *user) {
-    (void)user;
-    if (level > QINS_LOG_WARN) return;
-    strncat(logbuf, msg, sizeof logbuf - strlen(logbuf) - 2);
-    strcat(logbuf, "\n");
-}
-static void setup(void) {
-    logbuf[0] = 0;
-    qins_log_set(capture, NULL);
-}
-TestSuite(policy, .init = setup);
+TestSuite(policy, .init = test_log_capture);
 
 static size_t count_lines(const char *s) {
     size_t n = 0;
@@ -66,7 +56,7 @@ Test(policy, hot_tensor_over_budget_keeps_bitpack) {
     struct qins_policy_tensor t = weight("blk.0.ffn_down", 4u << 20, 1.0, 0.30, 4.0);
     struct qins_policy_config c = config(0.010);
     struct qins_policy p;
-    cr_assert_eq(qins_policy_decide(&c, &t, 1, "r1", &p), QINS_OK, "%s", logbuf);
+    cr_assert_eq(qins_policy_decide(&c, &t, 1, "r1", &p), QINS_OK, "%s", test_log);
     cr_assert_eq(p.e[0].coding, PACK, "reason: %s", p.e[0].reason);
     cr_assert_not(p.e[0].cold);
     cr_assert_str_eq(p.e[0].reason, "hot: huffman would add 37.7 % > budget 2 %");
@@ -75,7 +65,7 @@ Test(policy, hot_tensor_over_budget_keeps_bitpack) {
     qins_policy_free(&p);
     // The same tensor with a budget that covers it takes Huffman: the rule, not a constant, decided.
     c.budget_frac = 0.5;
-    cr_assert_eq(qins_policy_decide(&c, &t, 1, "r1", &p), QINS_OK, "%s", logbuf);
+    cr_assert_eq(qins_policy_decide(&c, &t, 1, "r1", &p), QINS_OK, "%s", test_log);
     cr_assert_eq(p.e[0].coding, HUFF, "reason: %s", p.e[0].reason);
     cr_assert_str_eq(p.e[0].reason, "hot: huffman saves 30.0 %, adds 37.7 % of the step");
     cr_assert_float_eq(p.overhead_frac, 0.3774873, 1e-6);
@@ -97,7 +87,7 @@ Test(policy, cold_tensor_takes_huffman) {
     t[2].decode_gbps[RLE] = 2;
     struct qins_policy_config c = config(0.010);
     struct qins_policy p;
-    cr_assert_eq(qins_policy_decide(&c, t, 3, "r2", &p), QINS_OK, "%s", logbuf);
+    cr_assert_eq(qins_policy_decide(&c, t, 3, "r2", &p), QINS_OK, "%s", test_log);
     cr_assert_eq(p.e[0].coding, PACK, "%s", p.e[0].reason);
     cr_assert_eq(p.e[1].coding, HUFF, "%s", p.e[1].reason);
     cr_assert(p.e[1].cold);
@@ -122,7 +112,7 @@ Test(policy, cold_tensor_takes_huffman) {
     qins_policy_free(&p);
     // Raising the embedding's frequency to the hot tensor's makes it hot and over budget.
     t[1].reads_per_token = 1.0;
-    cr_assert_eq(qins_policy_decide(&c, t, 3, "r2", &p), QINS_OK, "%s", logbuf);
+    cr_assert_eq(qins_policy_decide(&c, t, 3, "r2", &p), QINS_OK, "%s", test_log);
     cr_assert_eq(p.e[1].coding, PACK, "%s", p.e[1].reason);
     cr_assert_not(p.e[1].cold);
     cr_assert(strncmp(p.e[1].reason, "hot: huffman would add", 22) == 0, "%s", p.e[1].reason);
@@ -140,13 +130,13 @@ Test(policy, budget_is_shared_across_tensors) {
     double dt = (double)(1u << 20) * 4 / 20e9 - (double)(1u << 20) * 4 / 40e9;
     struct qins_policy_config c = config(0.0125);
     struct qins_policy p;
-    cr_assert_eq(qins_policy_decide(&c, t, 2, "r3", &p), QINS_OK, "%s", logbuf);
+    cr_assert_eq(qins_policy_decide(&c, t, 2, "r3", &p), QINS_OK, "%s", test_log);
     cr_assert_eq(p.e[0].coding, HUFF, "%s", p.e[0].reason);
     cr_assert_eq(p.e[1].coding, HUFF, "%s", p.e[1].reason);
     cr_assert_float_eq(p.added_s, 2 * dt, 1e-15);
     cr_assert_float_eq(p.overhead_frac, 2 * dt / 0.0125, 1e-12);
     qins_policy_free(&p);
-    cr_assert_eq(qins_policy_decide(&c, t, 3, "r3", &p), QINS_OK, "%s", logbuf);
+    cr_assert_eq(qins_policy_decide(&c, t, 3, "r3", &p), QINS_OK, "%s", test_log);
     cr_assert_eq(p.e[0].coding, HUFF, "%s", p.e[0].reason);
     cr_assert_eq(p.e[1].coding, HUFF, "%s", p.e[1].reason);
     cr_assert_eq(p.e[2].coding, PACK, "the third hot Huffman tensor flips: %s", p.e[2].reason);
@@ -156,7 +146,7 @@ Test(policy, budget_is_shared_across_tensors) {
     qins_policy_free(&p);
     // Order of the table does not pick the winner: the larger saving per second does.
     struct qins_policy_tensor r[3] = {t[2], t[1], t[0]};
-    cr_assert_eq(qins_policy_decide(&c, r, 3, "r3", &p), QINS_OK, "%s", logbuf);
+    cr_assert_eq(qins_policy_decide(&c, r, 3, "r3", &p), QINS_OK, "%s", test_log);
     cr_assert_eq(p.e[0].coding, PACK, "%s", p.e[0].reason);
     cr_assert_eq(p.e[1].coding, HUFF);
     cr_assert_eq(p.e[2].coding, HUFF);
@@ -175,14 +165,14 @@ Test(policy, small_saving_and_no_codes_keep_their_coding) {
     t[1].reads_per_token = 1;
     struct qins_policy_config c = config(0.01);
     struct qins_policy p;
-    cr_assert_eq(qins_policy_decide(&c, t, 2, NULL, &p), QINS_OK, "%s", logbuf);
+    cr_assert_eq(qins_policy_decide(&c, t, 2, NULL, &p), QINS_OK, "%s", test_log);
     cr_assert_eq(p.e[0].coding, PACK);
     cr_assert_str_eq(p.e[0].reason, "no saving: huffman saves 3.0 % < 5 %");
     cr_assert_eq(p.e[1].coding, NONE);
     cr_assert_str_eq(p.e[1].reason, "no saving");
     qins_policy_free(&p);
     c.min_saving = 0.01;
-    cr_assert_eq(qins_policy_decide(&c, t, 2, NULL, &p), QINS_OK, "%s", logbuf);
+    cr_assert_eq(qins_policy_decide(&c, t, 2, NULL, &p), QINS_OK, "%s", test_log);
     cr_assert_eq(p.e[0].coding, HUFF, "%s", p.e[0].reason);
     qins_policy_free(&p);
 }
@@ -206,10 +196,10 @@ Test(policy, bad_inputs_and_configs_are_one_line_errors) {
         case 5: x[0].bytes[PACK] = 0, x[0].bytes[NONE] = 0, msg = "neither bitpack nor none"; break;
         case 6: n = 0, msg = "policy: no tensors"; break;
         }
-        logbuf[0] = 0;
+        test_log[0] = 0;
         cr_assert_eq(qins_policy_decide(&y, x, n, "r", &p), QINS_ERR_ARG, "case %d", k);
-        cr_assert(strstr(logbuf, msg), "case %d: expected '%s' in:\n%s", k, msg, logbuf);
-        cr_assert_eq(count_lines(logbuf), 1, "case %d: one line:\n%s", k, logbuf);
+        cr_assert(strstr(test_log, msg), "case %d: expected '%s' in:\n%s", k, msg, test_log);
+        cr_assert_eq(count_lines(test_log), 1, "case %d: one line:\n%s", k, test_log);
         cr_assert_eq(p.n, 0, "case %d: out left empty", k);
         cr_assert_null(p.e);
         qins_policy_free(&p);
@@ -219,9 +209,9 @@ Test(policy, bad_inputs_and_configs_are_one_line_errors) {
 Test(policy, config_keys_read_and_reject) {
     const struct qins_cfg_key *const tables[] = {qins_policy_cfg_keys, NULL};
     qins_config_t *cfg;
-    cr_assert_eq(qins_config_new(&cfg, tables), QINS_OK, "%s", logbuf);
+    cr_assert_eq(qins_config_new(&cfg, tables), QINS_OK, "%s", test_log);
     struct qins_policy_config c;
-    cr_assert_eq(qins_policy_config_from(cfg, 0.02, &c), QINS_OK, "%s", logbuf);
+    cr_assert_eq(qins_policy_config_from(cfg, 0.02, &c), QINS_OK, "%s", test_log);
     cr_assert_float_eq(c.budget_frac, 0.02, 0, "the plan's 2 % is the default");
     cr_assert_float_eq(c.cold_frac, 0.01, 0);
     cr_assert_float_eq(c.min_saving, 0.05, 0);
@@ -230,13 +220,13 @@ Test(policy, config_keys_read_and_reject) {
     cr_assert_eq(qins_policy_config_from(cfg, 0.02, &c), QINS_OK);
     cr_assert_float_eq(c.budget_frac, 0.05, 0);
     cr_assert_float_eq(c.cold_frac, 0.001, 0);
-    logbuf[0] = 0;
+    test_log[0] = 0;
     cr_assert_eq(qins_config_load_string(cfg, "[policy]\nbudget = 2\n", "p.ini"), QINS_ERR_RANGE);
-    cr_assert(strstr(logbuf, "p.ini:2: [policy] budget"), "%s", logbuf);
-    cr_assert_eq(count_lines(logbuf), 1, "%s", logbuf);
-    logbuf[0] = 0;
+    cr_assert(strstr(test_log, "p.ini:2: [policy] budget"), "%s", test_log);
+    cr_assert_eq(count_lines(test_log), 1, "%s", test_log);
+    test_log[0] = 0;
     cr_assert_eq(qins_policy_config_from(cfg, -1, &c), QINS_ERR_ARG, "a negative measured step");
-    cr_assert_eq(count_lines(logbuf), 1, "%s", logbuf);
+    cr_assert_eq(count_lines(test_log), 1, "%s", test_log);
     qins_config_free(cfg);
 }
 
@@ -256,7 +246,7 @@ static struct qins_policy sample(void) {
     t[3].reads_per_token = 0.3333333333333333; // a value that needs 16+ digits
     struct qins_policy_config c = config(0.0123456789);
     struct qins_policy p;
-    cr_assert_eq(qins_policy_decide(&c, t, 4, "20250101-abcdef", &p), QINS_OK, "%s", logbuf);
+    cr_assert_eq(qins_policy_decide(&c, t, 4, "20250101-abcdef", &p), QINS_OK, "%s", test_log);
     return p;
 }
 
@@ -302,8 +292,8 @@ Test(policy, json_round_trip) {
     cr_assert(strstr(path, "/phase3/20250101-abcdef.policy.json"), "%s", path);
     struct qins_policy p = sample(), q;
     cr_assert(p.e[1].coding == HUFF && p.e[2].coding == RLE && p.e[0].coding == PACK, "a mix of codings");
-    cr_assert_eq(qins_policy_write_json(&p, path), QINS_OK, "%s", logbuf); // makes phase3/
-    cr_assert_eq(qins_policy_read_json(path, &q), QINS_OK, "%s", logbuf);
+    cr_assert_eq(qins_policy_write_json(&p, path), QINS_OK, "%s", test_log); // makes phase3/
+    cr_assert_eq(qins_policy_read_json(path, &q), QINS_OK, "%s", test_log);
     assert_policy_eq(&p, &q);
     // Only the final file is left (the temp file was renamed).
     char sub[600];
@@ -319,27 +309,14 @@ Test(policy, json_round_trip) {
     closedir(d);
     cr_assert_eq(files, 1);
     // Overwriting works and stays readable.
-    cr_assert_eq(qins_policy_write_json(&q, path), QINS_OK, "%s", logbuf);
+    cr_assert_eq(qins_policy_write_json(&q, path), QINS_OK, "%s", test_log);
     qins_policy_free(&q);
-    cr_assert_eq(qins_policy_read_json(path, &q), QINS_OK, "%s", logbuf);
+    cr_assert_eq(qins_policy_read_json(path, &q), QINS_OK, "%s", test_log);
     assert_policy_eq(&p, &q);
     qins_policy_free(&q);
     qins_policy_free(&p);
     qins_policy_free(&p); // twice: emptied, a no-op
     qins_policy_free(NULL);
-}
-
-static char *read_all(const char *path) {
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-    s[n] = 0;
-    fclose(f);
-    return s;
 }
 
 static void write_text(const char *path, const char *s, size_t n) {
@@ -357,9 +334,9 @@ Test(policy, bad_json_is_a_one_line_error) {
     snprintf(good, sizeof good, "%s/good.policy.json", dir);
     snprintf(bad, sizeof bad, "%s/bad.policy.json", dir);
     struct qins_policy p = sample(), q;
-    cr_assert_eq(qins_policy_write_json(&p, good), QINS_OK, "%s", logbuf);
+    cr_assert_eq(qins_policy_write_json(&p, good), QINS_OK, "%s", test_log);
     qins_policy_free(&p);
-    char *text = read_all(good);
+    char *text = test_read_file(good, NULL);
     cr_assert(strstr(text, "\"version\":\t1"), "a version field:\n%.200s", text);
     enum { N = 11 };
     for (int k = 0; k < N; k++) {
@@ -419,19 +396,19 @@ Test(policy, bad_json_is_a_one_line_error) {
             free(s);
             cJSON_Delete(doc);
         }
-        logbuf[0] = 0;
+        test_log[0] = 0;
         memset(&q, 0x5a, sizeof q);
         int st = qins_policy_read_json(path, &q);
-        cr_assert_eq(st, want, "case %d: status %d, log %s", k, st, logbuf);
-        cr_assert(strstr(logbuf, msg), "case %d: expected '%s' in:\n%s", k, msg, logbuf);
-        cr_assert(strstr(logbuf, path), "case %d: the message names the file:\n%s", k, logbuf);
-        cr_assert_eq(count_lines(logbuf), 1, "case %d: one line:\n%s", k, logbuf);
+        cr_assert_eq(st, want, "case %d: status %d, log %s", k, st, test_log);
+        cr_assert(strstr(test_log, msg), "case %d: expected '%s' in:\n%s", k, msg, test_log);
+        cr_assert(strstr(test_log, path), "case %d: the message names the file:\n%s", k, test_log);
+        cr_assert_eq(count_lines(test_log), 1, "case %d: one line:\n%s", k, test_log);
         cr_assert_eq(q.n, 0, "case %d: out left empty", k);
         cr_assert_null(q.e);
         qins_policy_free(&q);
     }
     free(text);
     // The good file still reads.
-    cr_assert_eq(qins_policy_read_json(good, &q), QINS_OK, "%s", logbuf);
+    cr_assert_eq(qins_policy_read_json(good, &q), QINS_OK, "%s", test_log);
     qins_policy_free(&q);
 }

@@ -8,6 +8,7 @@
 
 #include "common.h"
 #include "gate.h"
+#include "helpers/test_io.h"
 #include "helpers/synth_runs.h"
 #include "report.h"
 #include "results.h"
@@ -42,19 +43,6 @@ static int write_run_with_plots(const char *dir, int phase, char *path, size_t c
                             .x = px, .n_series = 1, .y = py, .logx = true, .logy = true};
     QINS_TRY(qins_run_plot(r, &pts));
     return qins_run_commit(r, path, cap);
-}
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    cr_assert(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-    s[n] = 0;
-    fclose(f);
-    return s;
 }
 
 static bool is_png(const char *path) {
@@ -102,7 +90,7 @@ Test(report, every_img_points_at_an_existing_png) {
     cr_assert_eq(st.figures, 4);
     cr_assert_eq(st.figures_failed, 0);
 
-    char *html = slurp(st.index_path);
+    char *html = test_read_file(st.index_path, NULL);
     size_t imgs = 0;
     for (const char *p = html; (p = strstr(p, "<img src=\"")); imgs++) {
         p += 10;
@@ -126,7 +114,7 @@ Test(report, every_img_points_at_an_existing_png) {
     char csv[1400];
     const char *base = strrchr(run2, '/') + 1;
     snprintf(csv, sizeof csv, "%s/report/phase3/%.*s-compression.csv", dir, (int)(strlen(base) - 3), base);
-    char *c = slurp(csv);
+    char *c = test_read_file(csv, NULL);
     cr_assert(strstr(c, "\"qins8, page 16\""), "%s", c);
     free(c);
 }
@@ -137,7 +125,7 @@ Test(report, empty_results_make_a_page_without_images) {
     struct qins_report_opts o = {.results_dir = dir};
     struct qins_report_stats st;
     cr_assert_eq(qins_report_build(&o, &st), QINS_OK);
-    char *html = slurp(st.index_path);
+    char *html = test_read_file(st.index_path, NULL);
     cr_assert(strstr(html, "No runs under"), "%s", html);
     cr_assert_null(strstr(html, "<img"));
     free(html);

@@ -12,26 +12,12 @@
 #include "gguf.h"
 #include "gguf_write.h"
 #include "helpers/shared_paths.h"
+#include "helpers/test_io.h"
 #include "helpers/tiny_model.h"
 #include "model_writer.h"
 #include "tokenizer.h"
 
 static void quiet_sink(int level, const char *msg, void *user) { (void)level, (void)msg, (void)user; }
-
-static char *slurp(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    cr_assert_not_null(buf);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = 0;
-    fclose(f);
-    *size = (size_t)n;
-    return buf;
-}
 
 struct vocab {
     qins_gguf_t *g;
@@ -72,7 +58,7 @@ static void run_vocab_vectors(const char *name) {
     struct vocab v;
     open_vocab(gguf, &v);
     size_t ni, no;
-    char *in = slurp(inp, &ni), *out = slurp(outp, &no);
+    char *in = test_read_file(inp, &ni), *out = test_read_file(outp, &no);
     static const char sep[] = "\n__ggml_vocab_test__\n";
     char *pos = in, *line = out;
     int n_cases = 0;
@@ -145,7 +131,7 @@ static int for_each_jsonl(const char *rel, void (*fn)(cJSON *obj, void *user), v
     char path[1200];
     if (test_shared_path(rel, path, sizeof path)) return 0;
     size_t size;
-    char *buf = slurp(path, &size);
+    char *buf = test_read_file(path, &size);
     int n = 0;
     for (char *line = buf, *eol; *line; line = eol + 1) {
         eol = strchr(line, '\n');
@@ -290,7 +276,7 @@ Test(tokenizer, whole_tinystories_file_gives_llama_perplexity_token_count) {
     char path[1200];
     if (test_shared_path("data/tinystories_train_sample_2MiB.txt", path, sizeof path)) return;
     size_t size;
-    char *text = slurp(path, &size);
+    char *text = test_read_file(path, &size);
     int32_t *ids;
     size_t n;
     double t0 = qins_time_now();
