@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "common.h"
+
 int qins_entropy_histogram(const uint16_t *codes, size_t n, uint64_t *hist, size_t nbins) {
     QINS_CHECK(hist && (codes || n == 0), QINS_ERR_ARG, "null histogram or codes");
     for (size_t i = 0; i < n; i++)
@@ -55,5 +57,27 @@ int qins_entropy_sparsity(const uint16_t *codes, size_t n, const uint8_t *mask, 
         hit += mask[codes[i]] != 0;
     }
     *frac = n ? (double)hit / (double)n : 0.0;
+    return 0;
+}
+
+int qins_entropy_float_fields(const float *x, size_t n, int bf16, struct qins_float_fields *f) {
+    const int eb = bf16 ? 8 : 5, mb = bf16 ? 7 : 10;
+    QINS_CHECK(f->n == 0 || (f->exp_bits == eb && f->mant_bits == mb), QINS_ERR_ARG,
+               "float fields: accumulating %s values into %s counts", bf16 ? "bfloat16" : "binary16",
+               f->exp_bits == 8 ? "bfloat16" : "binary16");
+    for (size_t i = 0; i < n; i++)
+        QINS_CHECK(isfinite(x[i]), QINS_ERR_NUMERIC, "float fields: value %zu is not finite", i);
+    f->exp_bits = eb, f->mant_bits = mb;
+    for (size_t i = 0; i < n; i++) {
+        const uint16_t h = bf16 ? qins_f32_to_bf16(x[i]) : qins_f32_to_fp16(x[i]);
+        f->sign_hist[h >> 15]++;
+        f->exp_hist[(h >> mb) & ((1u << eb) - 1)]++;
+        f->mant_hist[h & ((1u << mb) - 1)]++;
+    }
+    f->n += n;
+    f->sign_entropy = qins_entropy_bits(f->sign_hist, 2);
+    f->exp_entropy = qins_entropy_bits(f->exp_hist, (size_t)1 << eb);
+    f->mant_entropy = qins_entropy_bits(f->mant_hist, (size_t)1 << mb);
+    f->lossless_bits = 1.0 + mb + f->exp_entropy;
     return 0;
 }

@@ -21,3 +21,18 @@ int qins_entropy_zero_mask(const struct qins_codec_params *p, float tol, uint8_t
 // Sparsity of a code stream: writes to *frac the fraction of the n codes at the zero/near-zero
 // codes of mask (0 for n == 0). Returns 0, or QINS_ERR_RANGE (*frac untouched) on a code >= nbins.
 int qins_entropy_sparsity(const uint16_t *codes, size_t n, const uint8_t *mask, size_t nbins, double *frac);
+
+// The lossless anchor: the bit fields of values rounded to binary16 (bf16 = 0) or bfloat16
+// (bf16 = 1) counted separately — sign, exponent (5 or 8 bits), mantissa (10 or 7 bits) — and the
+// Shannon entropy of each field. lossless_bits is what coding only the exponent by its entropy
+// (DFloat11's scheme: sign and mantissa raw) would store per value, before tables.
+struct qins_float_fields {
+    int exp_bits, mant_bits;
+    uint64_t n;
+    uint64_t sign_hist[2], exp_hist[256], mant_hist[1024];
+    double sign_entropy, exp_entropy, mant_entropy;
+    double lossless_bits;
+};
+// Adds the n values of x to *f (zero it and set nothing else first; call repeatedly to
+// accumulate), then refreshes the entropies. NaN or Inf in x -> QINS_ERR_NUMERIC (nothing added).
+int qins_entropy_float_fields(const float *x, size_t n, int bf16, struct qins_float_fields *f);

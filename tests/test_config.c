@@ -10,6 +10,14 @@
 #include "helpers/test_io.h"
 #include "helpers/run_cmd.h"
 
+static const struct qins_cfg_key phase_keys[] = {
+    {"phase9", "variants", QINS_CFG_LIST, "qins8,qins6", 1, 4, "qins8|qins6|int8|fp16", "variants", NULL},
+    {"phase9", "ratio", QINS_CFG_DOUBLE, "0.5", 0, 1, NULL, "a fraction", NULL},
+    {"phase9", "verbose", QINS_CFG_BOOL, "no", 1, 0, NULL, "talk", NULL},
+    {0},
+};
+static const struct qins_cfg_key *const tables[] = {qins_exp_run_keys, qins_exp_codec_keys, phase_keys, NULL};
+
 TestSuite(config, .init = test_log_capture);
 
 Test(config, defaults_fill_every_key) {

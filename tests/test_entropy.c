@@ -86,3 +86,46 @@ Test(entropy, gaussian_int8_entropy_is_below_8_bits) {
     cr_assert_float_eq(e, want, 0.05, "entropy %g vs %g", e, want);
     free(x), free(codes);
 }
+
+// The lossless anchor's fields, by hand: 1, 2, 4, 8 have four exponents (2 bits), one sign and a
+// zero mantissa; with -1 added the sign field has entropy H(1/5). Accumulating equals one call.
+Test(entropy, float_fields_by_hand) {
+    const float x[5] = {1.0f, 2.0f, 4.0f, 8.0f, -1.0f};
+    for (int bf16 = 0; bf16 < 2; bf16++) {
+        struct qins_float_fields f = {0};
+        cr_assert_eq(qins_entropy_float_fields(x, 4, bf16, &f), 0);
+        cr_expect_float_eq(f.exp_entropy, 2.0, 1e-12);
+        cr_expect_float_eq(f.sign_entropy, 0.0, 1e-12);
+        cr_expect_float_eq(f.mant_entropy, 0.0, 1e-12);
+        cr_expect_float_eq(f.lossless_bits, 1.0 + (bf16 ? 7 : 10) + 2.0, 1e-12);
+        cr_assert_eq(qins_entropy_float_fields(x + 4, 1, bf16, &f), 0);
+        cr_expect_eq(f.n, 5);
+        const double hs = -(0.2 * log2(0.2) + 0.8 * log2(0.8));
+        cr_expect_float_eq(f.sign_entropy, hs, 1e-12);
+        // exponents: 1 and -1 share one, so {2/5, 1/5, 1/5, 1/5}
+        cr_expect_float_eq(f.exp_entropy, -(0.4 * log2(0.4) + 3 * 0.2 * log2(0.2)), 1e-12);
+        cr_expect_eq(f.exp_hist[bf16 ? 127 : 15], 2, "the exponent of 1.0 is the bias");
+    }
+}
+
+// Gaussian weights of one scale: a few exponents carry almost all values, so the exponent
+// entropy is far below its 8 bits (DFloat11 reports ~2.6 bits on real BF16 weights), and mixing
+// in a bfloat16 count into binary16 counts is refused; so is NaN.
+Test(entropy, float_fields_of_gaussian_weights) {
+    const size_t n = 1 << 16;
+    float *x = malloc(n * sizeof *x);
+    struct qins_test_rng r = {5};
+    for (size_t i = 0; i < n; i++) x[i] = 0.02f * qins_test_gauss(&r);
+    struct qins_float_fields f = {0};
+    cr_assert_eq(qins_entropy_float_fields(x, n, 1, &f), 0);
+    cr_log_info("gaussian(0.02) bf16: exponent %.3f bits, mantissa %.3f bits, lossless %.2f bits/value", f.exp_entropy,
+                f.mant_entropy, f.lossless_bits);
+    cr_expect(f.exp_entropy > 1.5 && f.exp_entropy < 3.5, "exponent entropy %.3f", f.exp_entropy);
+    cr_expect(f.mant_entropy > 6.5, "mantissa bits are close to uniform: %.3f", f.mant_entropy);
+    cr_expect_eq(qins_entropy_float_fields(x, 4, 0, &f), QINS_ERR_ARG);
+    x[7] = NAN;
+    struct qins_float_fields g = {0};
+    cr_expect_eq(qins_entropy_float_fields(x, n, 0, &g), QINS_ERR_NUMERIC);
+    cr_expect_eq(g.n, 0);
+    free(x);
+}
