@@ -17,3 +17,6 @@ struct qins_cpu_features {
 void qins_cpu_features_get(struct qins_cpu_features *f);
 // Writes the usable features as "avx avx2 fma f16c avx512f ..." into out. Returns out.
 char *qins_cpu_features_str(const struct qins_cpu_features *f, char *out, size_t cap);
+// The vector level the SIMD kernels (kernels/matmul.h, kernels/attn.h) can use here: 2 = AVX-512
+// F/BW/VL with AVX2+FMA+F16C, 1 = AVX2+FMA+F16C, 0 = neither (scalar). Cached like the features.
+int qins_cpu_simd_level(void);

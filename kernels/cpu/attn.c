@@ -15,19 +15,8 @@ static int simd_enabled = 1;
 void qins_attn_set_simd(int enable) { simd_enabled = enable; }
 
 // 0 scalar, 1 AVX2+FMA+F16C, 2 AVX-512 F/BW/VL too (BW+VL: masked 16-bit loads of F16 tails).
-static int cpu_level(void) {
-    static int cached = -1;
-    if (cached < 0) {
-        struct qins_cpu_features f;
-        qins_cpu_features_get(&f);
-        cached = f.avx2 && f.fma && f.f16c ? 1 : 0;
-        if (cached && f.avx512f && f.avx512bw && f.avx512vl) cached = 2;
-    }
-    return cached;
-}
-
-int qins_attn_have_avx2(void) { return simd_enabled && cpu_level() >= 1; }
-int qins_attn_have_avx512(void) { return simd_enabled && cpu_level() >= 2; }
+int qins_attn_have_avx2(void) { return simd_enabled && qins_cpu_simd_level() >= 1; }
+int qins_attn_have_avx512(void) { return simd_enabled && qins_cpu_simd_level() >= 2; }
 
 // ---- reference
 
@@ -108,7 +97,7 @@ void qins_attn_finish(int heads, int D, const float *l, const float *o, float *o
 
 void qins_attn_chunk(const float *q, int n_kv, int G, const struct qins_attn_kv *kv, int n, int D, float scale,
                      float *scores, float *m, float *l, float *o) {
-    const int level = simd_enabled ? cpu_level() : 0;
+    const int level = simd_enabled ? qins_cpu_simd_level() : 0;
     if (level >= 2) qins_attn_chunk_avx512(q, n_kv, G, kv, n, D, scale, scores, m, l, o);
     else if (level == 1) qins_attn_chunk_avx2(q, n_kv, G, kv, n, D, scale, scores, m, l, o);
     else qins_attn_chunk_ref(q, n_kv, G, kv, n, D, scale, scores, m, l, o);

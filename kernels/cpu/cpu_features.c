@@ -75,3 +75,14 @@ char *qins_cpu_features_str(const struct qins_cpu_features *f, char *out, size_t
         if (v[i].on && len < cap) len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? " " : "", v[i].name);
     return out;
 }
+
+// Cached itself: the dispatchers ask once per kernel call (per attention chunk, per GEMV).
+int qins_cpu_simd_level(void) {
+    static int level = -1;
+    if (level < 0) {
+        struct qins_cpu_features f;
+        qins_cpu_features_get(&f);
+        level = !(f.avx2 && f.fma && f.f16c) ? 0 : f.avx512f && f.avx512bw && f.avx512vl ? 2 : 1;
+    }
+    return level;
+}

@@ -103,11 +103,8 @@ static enum qins_isa requested = QINS_ISA_AUTO;
 static int own_f32_gemv = 1;
 
 static enum qins_isa best_isa(void) {
-    struct qins_cpu_features f;
-    qins_cpu_features_get(&f);
-    if (f.avx512f && f.avx512bw && f.avx512vl && f.fma && f.f16c) return QINS_ISA_AVX512;
-    if (f.avx2 && f.fma && f.f16c) return QINS_ISA_AVX2;
-    return QINS_ISA_SCALAR;
+    static const enum qins_isa by_level[3] = {QINS_ISA_SCALAR, QINS_ISA_AVX2, QINS_ISA_AVX512};
+    return by_level[qins_cpu_simd_level()];
 }
 
 void qins_matmul_set_isa(enum qins_isa isa) { requested = isa; }
