@@ -375,15 +375,12 @@ int qins_model_add_observer(struct qins_model *m, qins_observer_fn fn, void *use
 void qins_model_clear_observers(struct qins_model *m) { m->n_observers = 0; }
 
 int qins_matmul_f32(const float *w, int n_out, int n_in, const float *x, int n_tok, float *y) {
-    struct qins_wmat wm = {QINS_W_F32, w, n_out, n_in, (size_t)n_in * sizeof(float)};
-    if (n_tok > 1) return qins_gemm(&wm, x, n_tok, y);
-    qins_gemv(&wm, x, y);
-    return 0;
+    const struct qins_wmat wm = {QINS_W_F32, w, n_out, n_in, (size_t)n_in * sizeof(float)};
+    return qins_matmul(&wm, x, n_tok, y);
 }
 
 int qins_linear_stored(struct qins_linear *lin, const float *x, int n_tok, float *y) {
-    if (n_tok > 1) QINS_TRY(qins_gemm(&lin->wm, x, n_tok, y));
-    else qins_gemv(&lin->wm, x, y);
+    QINS_TRY(qins_matmul(&lin->wm, x, n_tok, y));
     if (lin->counters) lin->counters->weight_bytes_read += lin->w_stored_bytes;
     return 0;
 }

@@ -59,6 +59,8 @@ void qins_gemv(const struct qins_wmat *w, const float *x, float *y);
 #define QINS_GEMM_TILE_ROWS 256
 #define QINS_GEMM_TILE_COLS 512
 int qins_gemm(const struct qins_wmat *w, const float *x, int n_tok, float *y);
+// y (n_tok, rows) = x · Wᵀ through qins_gemv for one token, qins_gemm for more. Returns 0 or < 0.
+int qins_matmul(const struct qins_wmat *w, const float *x, int n_tok, float *y);
 
 // Which vector ISA the dispatchers use: the best this CPU has (auto), or a forced one for tests
 // and benchmarks. Setting an ISA the CPU lacks falls back to the best available one below it.
@@ -67,10 +69,6 @@ void qins_matmul_set_isa(enum qins_isa isa);
 enum qins_isa qins_matmul_isa(void); // the ISA in use now
 const char *qins_isa_name(enum qins_isa isa);
 
-// For the F32 GEMV the engine may use OpenBLAS sgemv or the own kernel; which one is faster was
-// measured (qins-bench-matmul) and is the default here. 1 = own kernel, 0 = OpenBLAS.
-void qins_matmul_set_own_f32_gemv(int own);
-int qins_matmul_own_f32_gemv(void);
 
 // ---- the per-ISA decode stages (kernels/cpu/matmul_simd.inc), for the dispatcher and tests.
 // dot: one row (cols weights) · x. dot4: y[r] = row r · x for the 4 rows row_bytes apart, each

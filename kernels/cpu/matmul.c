@@ -96,11 +96,6 @@ static const struct qins_matmul_isa_kernels scalar_kernels = {
 // ---- dispatch
 
 static enum qins_isa requested = QINS_ISA_AUTO;
-// Measured with qins-bench-matmul (docs/engine.md has the figures): at Phi-3.5 shapes the own
-// F32 GEMV streams faster than OpenBLAS sgemv with two threads and about as fast with one.
-// Matrices below GEMV_PARALLEL_BYTES stay on sgemv either way (one thread, nothing to gain),
-// which keeps the small models' recorded results bit-identical to the runs made before.
-static int own_f32_gemv = 1;
 
 static enum qins_isa best_isa(void) {
     static const enum qins_isa by_level[3] = {QINS_ISA_SCALAR, QINS_ISA_AVX2, QINS_ISA_AVX512};
@@ -118,9 +113,6 @@ const char *qins_isa_name(enum qins_isa isa) {
     static const char *names[] = {"scalar", "avx2", "avx512", "auto"};
     return isa >= 0 && isa <= QINS_ISA_AUTO ? names[isa] : "?";
 }
-
-void qins_matmul_set_own_f32_gemv(int own) { own_f32_gemv = own != 0; }
-int qins_matmul_own_f32_gemv(void) { return own_f32_gemv; }
 
 static const struct qins_matmul_isa_kernels *kernels(void) {
     switch (qins_matmul_isa()) {
@@ -161,7 +153,11 @@ void qins_gemv_rows(const struct qins_wmat *w, const float *x, float *y, int r0,
 #define GEMV_PARALLEL_BYTES (256u << 10)
 
 void qins_gemv(const struct qins_wmat *w, const float *x, float *y) {
-    if (w->type == QINS_W_F32 && (!own_f32_gemv || qins_wmat_bytes(w) < GEMV_PARALLEL_BYTES)) {
+    // F32: measured with qins-bench-matmul (docs/engine.md), the own GEMV streams faster than
+    // OpenBLAS sgemv at Phi-3.5 shapes with two threads and about as fast with one. Below
+    // GEMV_PARALLEL_BYTES sgemv stays (one thread, nothing to gain), which keeps the small
+    // models' recorded results bit-identical to the runs made before the own kernel.
+    if (w->type == QINS_W_F32 && qins_wmat_bytes(w) < GEMV_PARALLEL_BYTES) {
         cblas_sgemv(CblasRowMajor, CblasNoTrans, w->rows, w->cols, 1.0f, w->data, w->cols, x, 1, 0.0f, y, 1);
         return;
     }
@@ -222,5 +218,11 @@ int qins_gemm(const struct qins_wmat *w, const float *x, int n_tok, float *y) {
         free(buf);
     }
     QINS_CHECK(!failed, QINS_ERR_NOMEM, "gemm: out of memory for %d tiles of %zu floats", nt, buf_n);
+    return 0;
+}
+
+int qins_matmul(const struct qins_wmat *w, const float *x, int n_tok, float *y) {
+    if (n_tok > 1) return qins_gemm(w, x, n_tok, y);
+    qins_gemv(w, x, y);
     return 0;
 }
