@@ -228,8 +228,6 @@ int qins_cli_bench(int argc, char **argv) {
             fprintf(stderr, "qins bench: bad thread count '%s'\n", tok);
             continue;
         }
-        // 512 MiB per thread: far beyond the caches, as the weights are
-        double read_gbps = qins_measure_read_gbps((size_t)nt * (512u << 20), nt);
         double sgemm = qins_measure_sgemm_gflops((int)pp, hp->n_ff, hp->n_embd, nt);
         // When the core in use is not the one OpenBLAS picked for itself (corrected, or chosen by
         // QINS_BLAS_CORE), the same probe with OpenBLAS's own choice shows what the choice is worth.
@@ -266,13 +264,13 @@ int qins_cli_bench(int argc, char **argv) {
                 if (qins_forward(m, s, &t, 1, (int)i + 1, false) < 0) return 1;
             }
             samples[r] = (qins_time_now() - t0) / tg;
-            probes[r] = qins_measure_read_gbps((size_t)nt * (512u << 20), nt);
+            probes[r] = qins_measure_read_gbps((size_t)nt * (512u << 20), nt); // 512 MiB per thread: past the caches
             qins_set_threads(nt);
         }
         double bytes_per_tok = (double)(m->counters.weight_bytes_read - bytes0) / (m->counters.tokens - tok0);
         for (long r = 0; r < reps; r++) fractions[r] = bytes_per_tok / samples[r] / (probes[r] * 1e9);
         double tg_tok_s = 1.0 / qins_median_inplace(samples, (size_t)reps);
-        read_gbps = qins_median_inplace(probes, (size_t)reps);
+        const double read_gbps = qins_median_inplace(probes, (size_t)reps);
         const double tg_fraction = qins_median_inplace(fractions, (size_t)reps);
         free(probes), free(fractions);
         double bw_limit = read_gbps * 1e9 / bytes_per_tok;
