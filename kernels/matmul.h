@@ -48,6 +48,9 @@ void qins_wmat_decode(const struct qins_wmat *w, int r0, int n_rows, int c0, int
 // y (rows) = W x (cols). The reference multiplies in double and rounds once (a yardstick, not
 // a bit-for-bit twin of the fast path).
 void qins_gemv_ref(const struct qins_wmat *w, const float *x, float *y);
+// The measure QINS_MATMUL_REL_TOL bounds: max over rows of |y - ref| / sum_c |w_rc x_c| (for the
+// tests and benchmarks that check a fast path against qins_gemv_ref).
+double qins_gemv_worst_rel(const struct qins_wmat *w, const float *x, const float *y, const float *ref);
 // Single-threaded fast path over rows r0..r0+n (the unit the OpenMP split hands out).
 void qins_gemv_rows(const struct qins_wmat *w, const float *x, float *y, int r0, int n);
 // Whole matrix, rows split across the OpenMP threads when the matrix is large enough to pay.

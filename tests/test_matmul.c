@@ -56,21 +56,6 @@ static float *randv(size_t n) {
     return x;
 }
 
-// |y - ref| / sum_c |w_rc x_c| for every row (the bound QINS_MATMUL_REL_TOL is stated in).
-static double worst_rel(const struct qins_wmat *w, const float *x, const float *y, const float *ref) {
-    float *wf = malloc((size_t)w->cols * sizeof *wf);
-    double worst = 0;
-    for (int r = 0; r < w->rows; r++) {
-        qins_wmat_decode_ref(w, r, 1, 0, w->cols, wf, (size_t)w->cols);
-        double mag = 0;
-        for (int c = 0; c < w->cols; c++) mag += fabs((double)wf[c] * x[c]);
-        const double e = fabs((double)y[r] - ref[r]) / (mag > 0 ? mag : 1);
-        if (e > worst) worst = e;
-    }
-    free(wf);
-    return worst;
-}
-
 static const int shapes[][2] = {{1, 32}, {3, 64}, {4, 96}, {7, 160}, {37, 288}, {130, 3072}, {9, 8192}};
 static const int tail_cols[] = {1, 7, 17, 45, 100}; // not a whole vector: F32/F16/BF16 only
 
@@ -88,7 +73,7 @@ Test(matmul, decode_and_gemv_match_the_reference_on_every_isa) {
                 float *x = randv(cols), *y = malloc(rows * sizeof *y), *ref = malloc(rows * sizeof *ref);
                 qins_gemv_ref(&w, x, ref);
                 qins_gemv_rows(&w, x, y, 0, rows);
-                const double e = worst_rel(&w, x, y, ref);
+                const double e = qins_gemv_worst_rel(&w, x, y, ref);
                 cr_assert(e <= QINS_MATMUL_REL_TOL, "%s %s %dx%d: relative error %.3g", qins_isa_name(isa),
                           qins_wtype_name(t), rows, cols, e);
                 // the decode stage is exact: the same bits as the reference decoder
@@ -129,7 +114,7 @@ Test(matmul, gemv_is_independent_of_the_row_split_and_threads) {
             omp_set_num_threads(1);
             float *ref = malloc(203 * sizeof *ref);
             qins_gemv_ref(&w, x, ref);
-            const double e = worst_rel(&w, x, a, ref);
+            const double e = qins_gemv_worst_rel(&w, x, a, ref);
             cr_assert(e <= QINS_MATMUL_REL_TOL, "%s x%d: relative error %.3g", qins_wtype_name(t), cols, e);
             free(data), free(x), free(a), free(b), free(ref);
         }
@@ -150,7 +135,7 @@ Test(matmul, gemm_matches_the_reference_and_threads_agree) {
             cr_assert_eq(qins_gemm(&w, x, T, y), 0);
             for (int i = 0; i < T; i++) {
                 qins_gemv_ref(&w, x + (size_t)i * cols, ref);
-                const double e = worst_rel(&w, x + (size_t)i * cols, y + (size_t)i * rows, ref);
+                const double e = qins_gemv_worst_rel(&w, x + (size_t)i * cols, y + (size_t)i * rows, ref);
                 cr_assert(e <= QINS_MATMUL_REL_TOL, "gemm %s T=%d %dx%d token %d: relative error %.3g",
                           qins_wtype_name(t), T, rows, cols, i, e);
             }

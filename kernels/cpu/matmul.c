@@ -3,6 +3,7 @@
 #include "matmul.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,18 @@ void qins_gemv_ref(const struct qins_wmat *w, const float *x, float *y) {
         for (int c = 0; c < w->cols; c++) s += (double)weight_ref(w->type, row, c) * x[c];
         y[r] = (float)s;
     }
+}
+
+double qins_gemv_worst_rel(const struct qins_wmat *w, const float *x, const float *y, const float *ref) {
+    double worst = 0;
+    for (int r = 0; r < w->rows; r++) {
+        const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+        double mag = 0;
+        for (int c = 0; c < w->cols; c++) mag += fabs((double)weight_ref(w->type, row, c) * x[c]);
+        const double e = fabs((double)y[r] - ref[r]) / (mag > 0 ? mag : 1);
+        if (e > worst) worst = e;
+    }
+    return worst;
 }
 
 // ---- the scalar decode stage (CPUs without AVX2): same shape as the SIMD ones, FP32 sums
