@@ -12,10 +12,10 @@
 #include <string.h>
 
 #include "blas.h"
+#include "coding_cost.h"
 #include "codec.h"
 #include "util.h"
 #include "zstd_anchor.h"
-#include "entropy.h"
 #include "eval.h"
 #include "gguf.h"
 #include "huffman.h"
@@ -237,8 +237,7 @@ static int measure(const struct qins_codec_params *p, const struct dataset *d, s
         // Code statistics over the concatenated code stream; Huffman bits/value replaces the
         // packed codes by the Huffman stream (table included) and keeps the scale bytes.
         uint16_t *codes = malloc(d->n_values * sizeof *codes);
-        size_t nb = (size_t)1 << p->bits, meta = 0;
-        uint64_t *hist = calloc(nb, sizeof *hist);
+        size_t meta = 0;
         o = 0;
         for (size_t i = 0; i < d->n && rc == 0; i++) {
             size_t n = d->b[i].rows * d->b[i].cols;
@@ -246,14 +245,13 @@ static int measure(const struct qins_codec_params *p, const struct dataset *d, s
             meta += (off[i + 1] - off[i]) - qins_pack_bytes(n, p->bits);
             o += n;
         }
+        struct qins_coding_sizes cs;
+        if (rc == 0) rc = qins_coding_sizes(codes, 1, d->n_values, p->bits, meta, 0, &cs);
         if (rc == 0) {
-            qins_entropy_histogram(codes, d->n_values, hist, nb);
-            res->entropy = qins_entropy_bits(hist, nb);
-            size_t hbytes;
-            rc = qins_huffman_encode(codes, d->n_values, nb, 0, NULL, 0, &hbytes);
-            res->huff_bpv = 8.0 * (double)(hbytes + meta) / (double)d->n_values;
+            res->entropy = cs.entropy;
+            res->huff_bpv = qins_coding_bits_per_value(cs.huffman_bytes, cs.n);
         }
-        free(codes), free(hist);
+        free(codes);
     }
 out:
     free(off), free(buf), free(y);

@@ -68,7 +68,7 @@ static int bench_page_crc(size_t page_bytes) {
 }
 
 int main(int argc, char **argv) {
-    qins_blas_select(argc, argv); // a wrong OpenBLAS core: re-exec once with the right one
+    if (qins_blas_select(argc, argv) < 0) return 1; // a wrong OpenBLAS core: re-exec once with the right one
     const char *model_arg = "stories260K.gguf", *contexts = "64,128,256,512",
                *variants = "fp16,int8,int6,nf8,nf6,qins8,qins6", *options = "alpha=2:gran=token:page=16";
     int reps = 9, threads = 0;

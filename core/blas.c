@@ -63,7 +63,15 @@ static bool own_command_line(const char *argv0) {
 
 int qins_blas_select(int argc, char **argv) {
     if (argc < 1 || !argv || !argv[0]) return 0;
-    if (env("QINS_BLAS_REEXEC")) return 0; // this is the re-exec: never a second one
+    if (env("QINS_BLAS_REEXEC")) { // this is the re-exec: never a second one
+        // OpenBLAS falls back to its own choice for a name it does not know ("none", a typo):
+        // a run would then carry figures of a core nobody asked for.
+        const char *asked = env("QINS_BLAS_CORE"), *set = env("OPENBLAS_CORETYPE");
+        const bool for_user = asked && set && !strcasecmp(asked, set); // this re-exec was QINS_BLAS_CORE's
+        QINS_CHECK(!for_user || !strcasecmp(asked, loaded_core()), QINS_ERR_ARG, "QINS_BLAS_CORE=%s: OpenBLAS %s has no such core (it loaded %s; e.g. Haswell, "
+                   "SkylakeX, Cooperlake, Zen, Prescott)", asked, openblas_get_config(), loaded_core());
+        return 0;
+    }
     if (!own_command_line(argv[0])) return 0;
     const char *user = env("OPENBLAS_CORETYPE"), *qins = env("QINS_BLAS_CORE"), *core = loaded_core();
     if (user) {

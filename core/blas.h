@@ -36,6 +36,8 @@ const char *qins_blas_wanted_core(const struct qins_cpu_features *f, const char 
 // QINS_BLAS_CORE names another one, sets OPENBLAS_CORETYPE and re-executes /proc/self/exe with
 // argv once. Returns 0 when the process continues as it is (nothing to do, guard set, a user
 // OPENBLAS_CORETYPE, or a failed execv: warning logged); does not return on a successful re-exec.
+// QINS_ERR_ARG (one line) when QINS_BLAS_CORE names a core this OpenBLAS does not have (it loads
+// its own choice instead): the caller exits non-zero rather than measure a core nobody asked for.
 int qins_blas_select(int argc, char **argv);
 // Fills *out with the BLAS library, core, threads and CPU facts. Returns 0.
 int qins_blas_info_get(struct qins_blas_info *out);

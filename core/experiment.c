@@ -155,9 +155,9 @@ static int tokenize_inputs(struct qins_exp *e) {
 }
 
 int qins_exp_open(struct qins_exp *e, int phase, int argc, char **argv, const struct qins_cfg_key *const *tables) {
+    memset(e, 0, sizeof *e); // first: the caller closes e on any error below
     // Before any work: a wrong OpenBLAS core is corrected by re-executing this process.
-    qins_blas_select(argc, argv);
-    memset(e, 0, sizeof *e);
+    QINS_TRY(qins_blas_select(argc, argv));
     // Line-buffered stdout: a run logged to a file shows its progress lines as they happen.
     setvbuf(stdout, NULL, _IOLBF, 0);
     e->phase = phase;

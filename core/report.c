@@ -330,6 +330,34 @@ static void runs_table(FILE *h, const struct qins_run_meta *runs, size_t n) {
     free(f);
 }
 
+// The newest run's text tables (/summary/<name>: lines, attribute title), e.g. a phase's summary
+// table and phase 3's policy, as preformatted text: the run file's own lines, nothing recomputed.
+static void summary_tables(FILE *h, const qins_runfile_t *f, const char *run_id) {
+    char **names = NULL;
+    size_t n = 0;
+    if (qins_runfile_children(f, "/summary", &names, &n) != QINS_OK) return;
+    for (size_t i = 0; i < n; i++) {
+        char path[256], **lines = NULL, *title = NULL;
+        size_t nl = 0;
+        snprintf(path, sizeof path, "/summary/%s", names[i]);
+        if (qins_runfile_strings(f, path, &lines, &nl) != QINS_OK) continue;
+        fprintf(h, "<h3>");
+        if (qins_runfile_attr_str(f, path, "title", &title) == QINS_OK) html_esc(h, title);
+        else html_esc(h, names[i]);
+        fprintf(h, " (run ");
+        html_esc(h, run_id);
+        fprintf(h, ", <code>%s</code>)</h3>\n<pre>", path);
+        for (size_t l = 0; l < nl; l++) {
+            html_esc(h, lines[l]);
+            fputc('\n', h);
+        }
+        fprintf(h, "</pre>\n");
+        free(title);
+        qins_strv_free(lines, nl);
+    }
+    qins_strv_free(names, n);
+}
+
 int qins_report_build(const struct qins_report_opts *o, struct qins_report_stats *st) {
     memset(st, 0, sizeof *st);
     const char *results = o->results_dir ? o->results_dir : "results";
@@ -389,6 +417,7 @@ int qins_report_build(const struct qins_report_opts *o, struct qins_report_stats
             char **names = NULL;
             size_t nn = 0;
             if (qins_mkdir_p(sub) == QINS_OK && qins_runfile_open(&f, runs[0].path) == QINS_OK) {
+                summary_tables(h, f, runs[0].run_id);
                 if (qins_runfile_children(f, "/plots", &names, &nn) == QINS_OK && nn) {
                     fprintf(h, "<h3>Figures of run ");
                     html_esc(h, runs[0].run_id);

@@ -373,15 +373,17 @@ int qins_sweep_summary(struct qins_sweep *s, const char *title, const struct qin
         lines[r] = strdup(buf);
         if (!lines[r]) st = QINS_ERR_NOMEM;
     }
-    if (st == 0) {
-        printf("\n%s\n", title);
-        for (size_t r = 0; r <= s->n; r++) printf("%s\n", lines[r]);
-        st = qins_run_strings(s->e->run, "/summary/table", (const char *const *)lines, s->n + 1);
-        if (st == 0) st = qins_run_attr_str(s->e->run, "/summary/table", "title", title);
-    }
+    if (st == 0) st = qins_sweep_text_table(s->e, "/summary/table", title, (const char *const *)lines, s->n + 1);
     for (size_t r = 0; r <= s->n; r++) free(lines[r]);
     free(lines);
     return st;
+}
+
+int qins_sweep_text_table(struct qins_exp *e, const char *path, const char *title, const char *const *lines, size_t n) {
+    printf("\n%s\n", title);
+    for (size_t r = 0; r < n; r++) printf("%s\n", lines[r]);
+    QINS_TRY(qins_run_strings(e->run, path, lines, n));
+    return qins_run_attr_str(e->run, path, "title", title);
 }
 
 // ---- plot series

@@ -170,6 +170,10 @@ struct qins_sweep_column {
 // /summary/table. Returns 0 or < 0.
 int qins_sweep_summary(struct qins_sweep *s, const char *title, const struct qins_sweep_column *cols, size_t n_cols);
 
+// Prints a text table (title, then lines) and records its lines at path (under /summary, which
+// `qins report` shows) with attribute title. Returns 0 or < 0.
+int qins_sweep_text_table(struct qins_exp *e, const char *path, const char *title, const char *const *lines, size_t n);
+
 // Plot series built without hand-written buffers: n points, series added one at a time, each
 // row NaN-filled (gnuplot leaves NaN out), recorded and freed by qins_series_plot.
 struct qins_series {

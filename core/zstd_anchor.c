@@ -12,8 +12,8 @@ static int check_level(int level) {
     return 0;
 }
 
-// A new frame of src in *dst (malloc'd) and its size.
-static int compress(const void *src, size_t n, int level, void **dst, size_t *len) {
+int qins_zstd_compress(const void *src, size_t n, int level, void **dst, size_t *len) {
+    *dst = NULL; // callers free it on every path
     QINS_TRY(check_level(level));
     const size_t cap = ZSTD_compressBound(n);
     *dst = malloc(cap ? cap : 1);
@@ -29,8 +29,16 @@ static int compress(const void *src, size_t n, int level, void **dst, size_t *le
 
 int qins_zstd_size(const void *src, size_t n, int level, size_t *out_bytes) {
     void *dst;
-    QINS_TRY(compress(src, n, level, &dst, out_bytes));
+    QINS_TRY(qins_zstd_compress(src, n, level, &dst, out_bytes));
     free(dst);
+    return 0;
+}
+
+int qins_zstd_decompress(const void *frame, size_t len, void *dst, size_t n) {
+    const size_t got = ZSTD_decompress(dst, n, frame, len);
+    QINS_CHECK(!ZSTD_isError(got), QINS_ERR_FORMAT, "zstd: decompressing a %zu-byte frame: %s", len,
+               ZSTD_getErrorName(got));
+    QINS_CHECK(got == n, QINS_ERR_FORMAT, "zstd: a %zu-byte frame holds %zu bytes, expected %zu", len, got, n);
     return 0;
 }
 
@@ -40,7 +48,7 @@ int qins_zstd_measure(const void *src, size_t n, int level, int reps, struct qin
     void *frame = NULL;
     size_t len = 0;
     const double t0 = qins_time_now();
-    QINS_TRY(compress(src, n, level, &frame, &len));
+    QINS_TRY(qins_zstd_compress(src, n, level, &frame, &len));
     out->compress_s = qins_time_now() - t0;
     void *back = malloc(n ? n : 1);
     if (!back) {
@@ -50,12 +58,10 @@ int qins_zstd_measure(const void *src, size_t n, int level, int reps, struct qin
     int st = 0;
     for (int r = 0; r < reps && st == 0; r++) {
         const double t1 = qins_time_now();
-        const size_t got = ZSTD_decompress(back, n, frame, len);
+        st = qins_zstd_decompress(frame, len, back, n);
         const double dt = qins_time_now() - t1;
-        if (ZSTD_isError(got)) {
-            qins_log(QINS_LOG_ERROR, "zstd: decompressing a %zu-byte frame: %s", len, ZSTD_getErrorName(got));
-            st = QINS_ERR_FORMAT;
-        } else if (got != n || memcmp(back, src, n)) {
+        if (st < 0) break;
+        if (memcmp(back, src, n)) {
             qins_log(QINS_LOG_ERROR, "zstd: the round trip of %zu bytes at level %d does not reproduce the input", n, level);
             st = QINS_ERR_STATE;
         } else if (r == 0 || dt < out->decompress_s) {

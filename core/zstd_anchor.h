@@ -18,3 +18,9 @@ struct qins_zstd_result {
 int qins_zstd_measure(const void *src, size_t n, int level, int reps, struct qins_zstd_result *out);
 // Compressed size only (no timing, no round trip). Returns 0 or < 0.
 int qins_zstd_size(const void *src, size_t n, int level, size_t *out_bytes);
+// The frame itself, for callers that time their own decode pipeline (core/coding_cost.h):
+// *frame is malloc'd (free it), *len its size. Returns 0 or < 0 (*frame NULL).
+int qins_zstd_compress(const void *src, size_t n, int level, void **frame, size_t *len);
+// Decompresses a frame into dst, which must receive exactly n bytes. Returns 0, or QINS_ERR_FORMAT
+// for a corrupt frame or one of another size.
+int qins_zstd_decompress(const void *frame, size_t len, void *dst, size_t n);

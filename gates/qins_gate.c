@@ -16,7 +16,7 @@ static int usage(void) {
 }
 
 int main(int argc, char **argv) {
-    qins_blas_select(argc, argv); // a wrong OpenBLAS core: re-exec once with the right one
+    if (qins_blas_select(argc, argv) < 0) return 1; // a wrong OpenBLAS core: re-exec once with the right one
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) return usage();
     char *end;
     long gate = strtol(argv[1], &end, 10);

@@ -101,6 +101,16 @@ Test(blas, qins_blas_core_override) {
     cJSON_Delete(j);
 }
 
+Test(blas, unknown_qins_blas_core_is_one_error_line) {
+    char out[4096], cmd[2048];
+    snprintf(cmd, sizeof cmd, "QINS_BLAS_CORE=NoSuchCore %s/qins info --json 2>&1", QINS_TEST_BIN_DIR);
+    cr_assert_neq(test_run_cmd(cmd, out, sizeof out), 0, "an unknown core must not run: %s", out);
+    cr_expect_not_null(strstr(out, "QINS_BLAS_CORE=NoSuchCore"), "%s", out);
+    int lines = 0;
+    for (char *p = strstr(out, "error:"); p; p = strstr(p + 1, "error:")) lines++;
+    cr_expect_eq(lines, 1, "one error line: %s", out);
+}
+
 Test(blas, default_core_is_not_a_fallback) {
     char out[4096];
     cJSON *j = info_json("", out, sizeof out);

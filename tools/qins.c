@@ -36,7 +36,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-    qins_blas_select(argc, argv); // a wrong OpenBLAS core: re-exec once with the right one
+    if (qins_blas_select(argc, argv) < 0) return 1; // a wrong OpenBLAS core: re-exec once with the right one
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
