@@ -12,10 +12,12 @@
 #include <string.h>
 
 #include "access.h"
+#include "calib.h"
 #include "codec.h"
 #include "coding_cost.h"
 #include "entropy.h"
 #include "policy.h"
+#include "pattern_b.h"
 #include "progress.h"
 #include "survey.h"
 #include "sweep.h"
@@ -67,6 +69,13 @@ static const struct qins_cfg_key phase3_keys[] = {
     {"phase3", "latency_tokens", QINS_CFG_INT, "64", 2, 4096, NULL,
      "tokens generated per repetition of the baseline decode step (the policy's budget is a fraction of it)", NULL},
     {"phase3", "latency_reps", QINS_CFG_INT, "5", 3, 1000, NULL, "repetitions of it (first a warm-up; median)", NULL},
+    {"phase3", "vpath", QINS_CFG_ENUM, "jacobian", 0, 0, "none|literal|jacobian|lstsq",
+     "transport of the V-path weights W' surveyed for completeness (phase 2's Pattern B on every layer's "
+     "attn_v; set vpath* to phase 2's best_full variant; none = skip)", NULL},
+    {"phase3", "vpath_alpha", QINS_CFG_DOUBLE, "1", 1e-3, 1e6, NULL, "alpha of that transport", NULL},
+    {"phase3", "vpath_encoding", QINS_CFG_STRING, "float", 0, -1, NULL, "its input encoding (float or kN)", NULL},
+    {"phase3", "vpath_calib_tokens", QINS_CFG_INT, "4096", 16, 1 << 24, NULL,
+     "calibration tokens of [run] calib_slice the transport is fitted on", NULL},
     {"phase3", "projection_shapes", QINS_CFG_LIST, "phi3.5-mini", 0, 4, NULL,
      "models the cold fraction of weight bytes is projected to from the measured row frequencies",
      .item_check = check_shape},
@@ -636,9 +645,9 @@ static int plot_kv_and_acts(struct phase3 *P) {
     const char *sites[QINS_SURVEY_ACT_SITES];
     for (int s = 0; s < QINS_SURVEY_ACT_SITES; s++) sites[s] = qins_site_name(qins_survey_act_sites[s]);
     QINS_TRY(qins_series_init(&ps, QINS_SURVEY_ACT_SITES));
+    char names[QINS_SURVEY_ACT_CODECS][16]; // the series keep the pointers until they are recorded
     for (int c = 0; c < QINS_SURVEY_ACT_CODECS; c++) {
-        char name[16];
-        double *y = qins_series_add(&ps, qins_codec_name(&a->codec[c], name, sizeof name));
+        double *y = qins_series_add(&ps, qins_codec_name(&a->codec[c], names[c], sizeof names[c]));
         if (!y) return qins_series_free(&ps), QINS_ERR_NOMEM;
         for (int s = 0; s < QINS_SURVEY_ACT_SITES; s++) {
             double sum = 0, n = 0;
@@ -652,6 +661,64 @@ static int plot_kv_and_acts(struct phase3 *P) {
     return qins_series_plot(&ps, P->s.e->run, (struct qins_plot){"phase3_activation_entropy", QINS_PLOT_BARS,
            "Activation code entropy at each linear slot's input and output (per-token scales, all layers)", "site",
            "entropy (bits/symbol)", .xlabels = sites});
+}
+
+// For completeness (Gate 2 said NO-GO): the transported v_proj weights W' of every layer, coded
+// by each surveyed codec at the same granularity; recorded as vpath_<codec>/*, apart from the
+// Pattern A tensors the policy decides on.
+static int survey_vpath(struct phase3 *P) {
+    struct qins_exp *e = P->s.e;
+    const char *kind = qins_config_str(e->cfg, "phase3", "vpath");
+    if (!strcmp(kind, "none")) return 0;
+    struct qins_transport_params tp;
+    qins_transport_params_default(&tp);
+    QINS_TRY(qins_transport_kind_parse(kind, &tp.kind));
+    tp.alpha = qins_config_double(e->cfg, "phase3", "vpath_alpha");
+    const char *enc = qins_config_str(e->cfg, "phase3", "vpath_encoding");
+    QINS_CHECK(qins_transport_encoding_parse(enc, &tp.in_bits) == 0, QINS_ERR_ARG,
+               "[phase3] vpath_encoding '%s' is not float or k<N>", enc);
+    struct qins_calib_text text = {0};
+    struct qins_pb pb = {0};
+    const int L = e->model->hp.n_layer;
+    struct qins_transport *ts = calloc((size_t)L, sizeof *ts);
+    QINS_CHECK(ts, QINS_ERR_NOMEM, "out of memory");
+    int st = qins_calib_text_init(&text, e, qins_config_int(e->cfg, "phase3", "vpath_calib_tokens"), e->ctx,
+                                  "[phase3] vpath_calib_tokens");
+    if (st == 0) st = qins_pb_init(&pb, e->model, "attn_v", &text);
+    if (st == 0) st = qins_pb_set(&pb, &tp, L >= 64 ? ~0ull : (1ull << L) - 1, ts);
+    int64_t nonfinite = 0; // a transport that blew up has no codes to count: recorded, not coded
+    for (int l = 0; l < L && st == 0; l++) nonfinite += ts[l].w_nonfinite;
+    if (st == 0) st = qins_exp_metricf(e, (double)nonfinite, "count", "vpath/nonfinite_count");
+    for (size_t c = 0; c < P->s.n && st == 0 && !nonfinite; c++) {
+        if (P->s.v[c].flags & QINS_VARIANT_SWEEP_POINT) continue;
+        double ent = 0;
+        uint64_t n = 0, b[3] = {0};
+        for (int l = 0; l < L && st == 0; l++) {
+            const size_t m = (size_t)ts[l].n_out * ts[l].n_in;
+            float *w = malloc(m * sizeof *w);
+            if (!w) st = QINS_ERR_NOMEM;
+            for (size_t i = 0; w && i < m; i++) w[i] = (float)ts[l].w[i];
+            struct qins_coding_sizes z;
+            if (st == 0) st = qins_survey_weight(&P->codec[c], w, (size_t)ts[l].n_out, (size_t)ts[l].n_in, 0, NULL, &z);
+            free(w);
+            if (st == 0) ent += z.entropy * (double)z.n, n += z.n, b[0] += z.bitpack_bytes, b[1] += z.huffman_bytes,
+                         b[2] += z.rle_huffman_bytes;
+        }
+        const char *cn = P->s.v[c].name;
+        if (st == 0) st = qins_exp_metricf(e, ent / (double)n, "bits/symbol", "vpath_%s/entropy", cn);
+        if (st == 0) st = qins_exp_metricf(e, bits_of(b[0], n), "bits/value", "vpath_%s/bitpack_bits", cn);
+        if (st == 0) st = qins_exp_metricf(e, bits_of(b[1], n), "bits/value", "vpath_%s/huffman_bits", cn);
+        if (st == 0) st = qins_exp_metricf(e, bits_of(b[2], n), "bits/value", "vpath_%s/rle_huffman_bits", cn);
+    }
+    char label[96];
+    snprintf(label, sizeof label, "%s alpha %g encoding %s, every layer's attn_v", kind, tp.alpha, enc);
+    if (st == 0) st = qins_run_attr_str(e->run, "/phase3", "vpath_transport", label);
+    qins_pb_reset(&pb);
+    for (int l = 0; l < L; l++) qins_transport_free(&ts[l]);
+    free(ts);
+    qins_pb_free(&pb);
+    qins_calib_text_free(&text);
+    return st;
 }
 
 static void phase3_free(struct phase3 *P) {
@@ -709,6 +776,7 @@ int main(int argc, char **argv) {
     if (st == 0) st = survey_weights(&P);
     if (st == 0) st = measure_step(&P);
     if (st == 0) st = measure_decode(&P);
+    if (st == 0) st = survey_vpath(&P);
     if (st == 0) st = run_samples(&P);
     if (st == 0) st = qins_exp_metricf(&e, (double)P.samples, "count", "entropy_samples");
     if (st == 0) st = qins_exp_metricf(&e, (double)P.tokens, "count", "entropy_tokens");

@@ -25,7 +25,7 @@ static int run_phase3(const char *res, const char *extra, char *out, size_t cap)
                  "the TinyStories text was not found");
     snprintf(cmd, sizeof cmd,
              "QINS_PROGRESS=0 %s/qins-phase3 --force --results %s --set run.model=%s --set run.eval_text=%s "
-             "--set run.eval_slice=stories:0-40 --set run.calib_slice=none --set run.ctx=64 --set phase3.samples=40 "
+             "--set run.eval_slice=stories:0-40 --set run.calib_slice=stories:40-80 --set phase3.vpath_calib_tokens=256 --set run.ctx=64 --set phase3.samples=40 "
              "--set phase3.weight_codecs=qins8,int8,nf6 --set phase3.alpha_sweep=2 --set phase3.decode_reps=1 "
              "--set phase3.latency_tokens=8 --set phase3.latency_reps=3 %s",
              QINS_TEST_BIN_DIR, res, model, text, extra);
@@ -90,6 +90,8 @@ Test(phase3, small_run_records_gate3_metrics_and_the_policy, .timeout = 600) {
     cr_assert(metric(f, "act_qins8/entropy") > 0 && metric(f, "act_int8/entropy") > 0);
     cr_assert(metric(f, "qins8/decode_huffman_gbps") > 0);
     cr_assert(isfinite(metric(f, "qins8_a2/entropy")), "the alpha sweep point");
+    cr_assert_eq(metric(f, "vpath/nonfinite_count"), 0);
+    cr_assert(metric(f, "vpath_qins8/entropy") > 0 && metric(f, "vpath_qins8/entropy") <= 8, "transported W' codes");
     static const char *const paths[] = {"/plots/phase3_weight_entropy", "/plots/phase3_bits_vs_decode",
                                         "/plots/phase3_embedding_rank_frequency", "/plots/phase3_kv_entropy",
                                         "/plots/phase3_activation_entropy", "/summary/policy", "/summary/table"};
