@@ -33,6 +33,9 @@ struct qins_random_model_spec {
     const qins_gguf_t *vocab_src;
 };
 
+// Fills s for a named shape: "phi3.5-mini" (microsoft/Phi-3.5-mini-instruct dimensions, 2 layers
+// unless changed), "tiny-llama", "tiny-phi3"; seed 42, F32 weights. Returns 0, or -1 for an unknown name.
+int qins_random_model_shape(const char *name, struct qins_random_model_spec *s);
 // Fills in the defaults of a spec (0 fields above) and checks it. Returns 0 or QINS_ERR_ARG.
 int qins_random_model_spec_resolve(struct qins_random_model_spec *spec);
 // Adds the metadata and tensors of spec to w (tensor data is generated while w is written;

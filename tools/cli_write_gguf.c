@@ -16,51 +16,6 @@ static void usage(FILE *f) {
                "  unless --vocab names a GGUF whose tokenizer.* keys are copied (e.g. ggml-vocab-phi-3.gguf).\n");
 }
 
-// Fills s for a named shape. Returns 0, or -1 for an unknown name.
-static int shape_spec(const char *shape, struct qins_random_model_spec *s) {
-    memset(s, 0, sizeof *s);
-    if (!strcmp(shape, "phi3.5-mini")) { // microsoft/Phi-3.5-mini-instruct dimensions
-        s->arch = "phi3";
-        s->name = "qins-random-phi3.5-mini";
-        s->n_layer = 2;
-        s->n_embd = 3072;
-        s->n_head = 32;
-        s->n_head_kv = 32;
-        s->n_ff = 8192;
-        s->n_vocab = 32064;
-        s->n_ctx = 131072;
-        s->n_ctx_orig = 4096;
-        s->rope_factors = true;
-        s->rope_attn_factor = 1.1902381f; // sqrt(1 + ln(131072/4096) / ln(4096)), as llama.cpp's converter
-        s->sliding_window = 262144;
-    } else if (!strcmp(shape, "tiny-llama")) {
-        s->arch = "llama";
-        s->n_layer = 2;
-        s->n_embd = 64;
-        s->n_head = 4;
-        s->n_head_kv = 2;
-        s->n_ff = 96;
-        s->n_vocab = 300;
-        s->n_ctx = 256;
-    } else if (!strcmp(shape, "tiny-phi3")) {
-        s->arch = "phi3";
-        s->n_layer = 2;
-        s->n_embd = 64;
-        s->n_head = 4;
-        s->n_head_kv = 4;
-        s->n_ff = 96;
-        s->n_vocab = 300;
-        s->n_ctx = 1024;
-        s->n_ctx_orig = 256;
-        s->rope_factors = true;
-    } else {
-        return -1;
-    }
-    s->seed = 42;
-    s->weight_type = QINS_GGML_F32;
-    return 0;
-}
-
 int qins_cli_write_gguf(int argc, char **argv) {
     const char *shape = NULL, *out = NULL, *type = "f32", *vocab = NULL;
     long layers = -1;
@@ -104,7 +59,7 @@ int qins_cli_write_gguf(int argc, char **argv) {
         return 2;
     }
     struct qins_random_model_spec s;
-    if (shape_spec(shape, &s) < 0) {
+    if (qins_random_model_shape(shape, &s) < 0) {
         fprintf(stderr, "qins write-gguf: unknown shape '%s' (phi3.5-mini, tiny-llama, tiny-phi3)\n", shape);
         return 2;
     }
