@@ -29,6 +29,8 @@
 //          add (2 per layer); embed, kv_view, kv_append, other: 0.
 //   kv_page_decode_ns  the part of kv_view a paged store reports as page decode (its
 //          qins_kv_paged_stats decode_seconds, as ns), 0 for plain stores.
+// Attached, every op costs two clock reads: on a model whose ops take a few microseconds that is
+// a visible share (qins_profile_clock_ns says how much a read costs here).
 // A forward call that fails part-way leaves its ops counted but not its total: profile runs
 // that succeed.
 #pragma once
@@ -91,6 +93,9 @@ static inline uint64_t qins_profile_now_ns(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+// Returns the cost of one qins_profile_now_ns in ns (the least of a few timed batches): what
+// each op's time holds once and `other` holds for the rest of the clock reads.
+double qins_profile_clock_ns(void);
 // Starts a forward call of n_tok tokens reading kv; returns its start time.
 uint64_t qins_profile_forward_begin(struct qins_profile *p, const struct qins_kv_store *kv, int n_tok);
 // Ends it: forward_ns, calls, tokens, other, the page-decode split. Returns nothing.
@@ -135,7 +140,7 @@ struct qins_profile_rank {
 int qins_profile_rank(const struct qins_profile *p, enum qins_prof_phase ph, double target,
                       struct qins_profile_rank *out);
 
-// Prints the table (per phase: op, ms, share, calls, MB, GFLOP, GB/s, GFLOP/s) and each phase's
+// Prints the table (clock reads per forward call; per phase: op, ms, share, calls, MB, GFLOP, GB/s, GFLOP/s) and each phase's
 // selection at target. Returns nothing.
 void qins_profile_print(const struct qins_profile *p, double target, FILE *out);
 

@@ -86,9 +86,12 @@ int qins_cli_profile(int argc, char **argv) {
            qins_model_stored_weight_bytes(m) / 1e6, spec.name, threads, qins_isa_name(qins_matmul_isa()));
     printf("pp %ld, tg %ld, reps %ld\n", pp, tg, reps);
     cli_blas_print(5);
+    printf("clock %.1f ns per read (the profiler reads it twice per op; each op's time holds one read)\n",
+           qins_profile_clock_ns());
     qins_profile_print(&p, coverage, stdout);
     rc = 0;
 done:
+    if (m) qins_model_reset_slots(m);
     free(ids);
     qins_state_free(s);
     qins_kv_free(kv);
