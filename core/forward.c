@@ -9,6 +9,7 @@
 #include "attn.h"
 #include "common.h"
 #include "model.h"
+#include "profile.h"
 
 // ---------------------------------------------------------------------------------------------
 // ops
@@ -37,10 +38,20 @@ static void rope(float *x, int n_heads, int head_dim, int n_rot, bool neox, cons
 
 static inline float silu(float x) { return x / (1.0f + expf(-x)); }
 
-static int linear(struct qins_linear *lin, const float *x, int n_tok, float *y) {
+// Profiler hooks (core/profile.h): a begin/end pair around an op; a NULL check when no profile
+// is attached.
+static inline uint64_t prof_t0(const struct qins_model *m) { return m->profile ? qins_profile_now_ns() : 0; }
+static inline void prof_op(struct qins_model *m, enum qins_prof_op op, uint64_t t0, uint64_t bytes, uint64_t flops) {
+    if (m->profile) qins_profile_add(m->profile, op, t0, bytes, flops);
+}
+
+static int linear(struct qins_model *m, struct qins_linear *lin, const float *x, int n_tok, float *y) {
     lin->n_calls++;
     lin->n_tokens += (uint64_t)n_tok;
-    return lin->impl ? lin->impl(lin, x, n_tok, y) : qins_linear_stored(lin, x, n_tok, y);
+    const uint64_t t0 = prof_t0(m);
+    const int rc = lin->impl ? lin->impl(lin, x, n_tok, y) : qins_linear_stored(lin, x, n_tok, y);
+    if (m->profile) qins_profile_linear(m->profile, lin, n_tok, t0);
+    return rc;
 }
 
 static void observe(struct qins_model *m, int layer, enum qins_site site, const float *x, int n_tok, int dim) {
@@ -117,42 +128,61 @@ static int layer_forward(struct qins_model *m, struct qins_state *s, int l, int 
     struct qins_layer *L = &m->layers[l];
     const int E = hp->n_embd, D = hp->head_dim, qd = hp->n_head * D, kvd = hp->n_head_kv * D, F = hp->n_ff;
     const int half = hp->n_rot / 2;
+    const uint64_t T = (uint64_t)n_tok;
 
+    uint64_t t0 = prof_t0(m);
     for (int t = 0; t < n_tok; t++) rmsnorm(s->xb + (size_t)t * E, s->x + (size_t)t * E, L->attn_norm, E, hp->rms_eps);
+    prof_op(m, QINS_PROF_NORM, t0, 4u * E, 4 * T * E);
     observe(m, l, QINS_SITE_ATTN_IN, s->xb, n_tok, E);
-    QINS_TRY(linear(&L->wq, s->xb, n_tok, s->q));
-    QINS_TRY(linear(&L->wk, s->xb, n_tok, s->k));
-    QINS_TRY(linear(&L->wv, s->xb, n_tok, s->v));
+    QINS_TRY(linear(m, &L->wq, s->xb, n_tok, s->q));
+    QINS_TRY(linear(m, &L->wk, s->xb, n_tok, s->k));
+    QINS_TRY(linear(m, &L->wv, s->xb, n_tok, s->v));
     observe(m, l, QINS_SITE_Q, s->q, n_tok, qd);
     observe(m, l, QINS_SITE_K, s->k, n_tok, kvd);
     observe(m, l, QINS_SITE_V, s->v, n_tok, kvd);
+    t0 = prof_t0(m);
     for (int t = 0; t < n_tok; t++) {
         const float *c = s->rope_cos + (size_t)(pos0 + t) * half, *sn = s->rope_sin + (size_t)(pos0 + t) * half;
         rope(s->q + (size_t)t * qd, hp->n_head, D, hp->n_rot, hp->rope_neox, c, sn);
         rope(s->k + (size_t)t * kvd, hp->n_head_kv, D, hp->n_rot, hp->rope_neox, c, sn);
     }
+    prof_op(m, QINS_PROF_ROPE, t0, T * 2 * 4 * half, T * 3 * hp->n_rot * (hp->n_head + hp->n_head_kv));
+    t0 = prof_t0(m);
     QINS_TRY(qins_kv_append(s->kv, l, pos0, n_tok, s->k, s->v));
+    if (m->profile) qins_profile_kv(m->profile, QINS_PROF_KV_APPEND, s->kv, t0);
     enum qins_kv_elem type;
     const void *kc, *vc;
+    t0 = prof_t0(m);
     QINS_TRY(qins_kv_view_native(s->kv, l, pos0 + n_tok, &type, &kc, &vc));
+    if (m->profile) qins_profile_kv(m->profile, QINS_PROF_KV_VIEW, s->kv, t0);
     const struct qins_attn_kv kv = {kc, vc, type == QINS_KV_ELEM_F16 ? QINS_ATTN_F16 : QINS_ATTN_F32, (size_t)kvd};
+    t0 = prof_t0(m);
     attention(hp, s, n_tok, pos0, &kv);
+    if (m->profile) qins_profile_attention(m->profile, hp, n_tok, pos0, type == QINS_KV_ELEM_F16 ? 2 : 4, t0);
     observe(m, l, QINS_SITE_ATTN_OUT, s->att, n_tok, qd);
-    QINS_TRY(linear(&L->wo, s->att, n_tok, s->xb2));
+    QINS_TRY(linear(m, &L->wo, s->att, n_tok, s->xb2));
     observe(m, l, QINS_SITE_O, s->xb2, n_tok, E);
+    t0 = prof_t0(m);
     for (size_t i = 0; i < (size_t)n_tok * E; i++) s->x[i] += s->xb2[i];
+    prof_op(m, QINS_PROF_ACT, t0, 0, T * E);
 
+    t0 = prof_t0(m);
     for (int t = 0; t < n_tok; t++) rmsnorm(s->xb + (size_t)t * E, s->x + (size_t)t * E, L->ffn_norm, E, hp->rms_eps);
+    prof_op(m, QINS_PROF_NORM, t0, 4u * E, 4 * T * E);
     observe(m, l, QINS_SITE_FFN_IN, s->xb, n_tok, E);
-    QINS_TRY(linear(&L->wgate, s->xb, n_tok, s->hb));
-    QINS_TRY(linear(&L->wup, s->xb, n_tok, s->hb2));
+    QINS_TRY(linear(m, &L->wgate, s->xb, n_tok, s->hb));
+    QINS_TRY(linear(m, &L->wup, s->xb, n_tok, s->hb2));
     observe(m, l, QINS_SITE_GATE, s->hb, n_tok, F);
     observe(m, l, QINS_SITE_UP, s->hb2, n_tok, F);
+    t0 = prof_t0(m);
     for (size_t i = 0; i < (size_t)n_tok * F; i++) s->hb[i] = silu(s->hb[i]) * s->hb2[i];
+    prof_op(m, QINS_PROF_ACT, t0, 0, 5 * T * F);
     observe(m, l, QINS_SITE_FFN_ACT, s->hb, n_tok, F);
-    QINS_TRY(linear(&L->wdown, s->hb, n_tok, s->xb2));
+    QINS_TRY(linear(m, &L->wdown, s->hb, n_tok, s->xb2));
     observe(m, l, QINS_SITE_DOWN, s->xb2, n_tok, E);
+    t0 = prof_t0(m);
     for (size_t i = 0; i < (size_t)n_tok * E; i++) s->x[i] += s->xb2[i];
+    prof_op(m, QINS_PROF_ACT, t0, 0, T * E);
     observe(m, l, QINS_SITE_RESID, s->x, n_tok, E);
     return 0;
 }
@@ -168,20 +198,26 @@ int qins_forward(struct qins_model *m, struct qins_state *s, const int32_t *toke
                s->max_batch);
     QINS_CHECK(pos0 >= 0 && pos0 + n_tok <= s->n_ctx, QINS_ERR_RANGE,
                "forward: positions %d..%d exceed the context of %d tokens", pos0, pos0 + n_tok - 1, s->n_ctx);
+    const uint64_t t_fwd = m->profile ? qins_profile_forward_begin(m->profile, s->kv, n_tok) : 0;
+    uint64_t t0 = prof_t0(m);
     for (int t = 0; t < n_tok; t++) {
         QINS_CHECK(tokens[t] >= 0 && tokens[t] < V, QINS_ERR_RANGE, "forward: token id %d outside the vocabulary of %d",
                    tokens[t], V);
         qins_wmat_decode(&m->embd, tokens[t], 1, 0, E, s->x + (size_t)t * E, (size_t)E);
         if (m->embd_row_reads) m->embd_row_reads[tokens[t]]++;
     }
+    prof_op(m, QINS_PROF_EMBED, t0, (uint64_t)n_tok * m->embd.row_bytes, 0);
     for (int l = 0; l < hp->n_layer; l++) QINS_TRY(layer_forward(m, s, l, n_tok, pos0));
     const int first = all_logits ? 0 : n_tok - 1, n_out = all_logits ? n_tok : 1;
+    t0 = prof_t0(m);
     for (int t = 0; t < n_out; t++)
         rmsnorm(s->xb + (size_t)t * E, s->x + (size_t)(first + t) * E, m->output_norm, E, hp->rms_eps);
-    QINS_TRY(linear(&m->output, s->xb, n_out, s->logits));
+    prof_op(m, QINS_PROF_NORM, t0, 4u * E, 4ull * n_out * E);
+    QINS_TRY(linear(m, &m->output, s->xb, n_out, s->logits));
     observe(m, -1, QINS_SITE_LOGITS, s->logits, n_out, V);
     m->counters.forward_calls++;
     m->counters.tokens += (uint64_t)n_tok;
+    if (m->profile) qins_profile_forward_end(m->profile, s->kv, t_fwd);
     return 0;
 }
 

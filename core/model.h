@@ -117,6 +117,7 @@ struct qins_model {
     uint64_t *embd_row_reads; // (V) times each token_embd row was read; NULL unless tracking is on
     struct { qins_observer_fn fn; void *user; } observers[QINS_MAX_OBSERVERS];
     int n_observers;
+    struct qins_profile *profile; // NULL, or the profiler the forward pass fills (core/profile.h)
 };
 
 // Loads a GGUF model (path as given; see qins_path_resolve in paths.h for bare names), its

@@ -7,6 +7,7 @@ int qins_cli_tokenize(int argc, char **argv);
 int qins_cli_generate(int argc, char **argv);
 int qins_cli_perplexity(int argc, char **argv);
 int qins_cli_bench(int argc, char **argv);
+int qins_cli_profile(int argc, char **argv);
 int qins_cli_sgemm(int argc, char **argv);
 int qins_cli_write_gguf(int argc, char **argv);
 int qins_cli_prompts(int argc, char **argv);

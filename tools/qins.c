@@ -18,6 +18,8 @@ static const struct cli_command commands[] = {
     {"perplexity", qins_cli_perplexity, "--model M --text-file F --ctx N [--chunks K] [--json]"},
     {"bench", qins_cli_bench,
      "--model M [--threads 1,2] [--weights stored|f32] [--kv fp32|fp16] [--depth 512,2048]: pp/tg tok/s vs sgemm and read GB/s, RSS"},
+    {"profile", qins_cli_profile,
+     "--model M [--pp 64] [--tg 32] [--threads 1] [--kv SPEC] [--wcodec qins8 [--wgran row]]: time per op kind, selection"},
     {"sgemm", qins_cli_sgemm, "M N K THREADS: one OpenBLAS sgemm probe with the loaded core (prints core, GFLOP/s)"},
     {"write-gguf", qins_cli_write_gguf, "--shape phi3.5-mini|tiny-llama|tiny-phi3 --out F [--type f32|f16|bf16|q8_0] [--layers N]: random model"},
     {"prompts", qins_cli_prompts, "--from TEXT [--slice S] [--n 24] [--words 6] --out F.csv: derive a prompt set"},
