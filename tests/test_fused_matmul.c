@@ -260,3 +260,62 @@ Test(fused_matmul, huffman_tiles_equal_the_packed_gemv) {
                 enc_free(&e);
             }
 }
+
+// ---- the model: every slot fused vs the separate-ops slots, same greedy ids
+
+static void greedy(struct qins_model *m, int32_t *ids, float *logits, int n_gen) {
+    struct qins_kv_store *kv;
+    struct qins_state *s;
+    cr_assert_eq(qins_kv_store_fp32_init(m->hp.n_layer, 64, m->hp.n_head_kv * m->hp.head_dim, &kv), 0);
+    cr_assert_eq(qins_state_init(m, 64, 64, kv, &s), 0);
+    static const int32_t prompt[12] = {1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315};
+    int n = 0;
+    cr_assert_eq(qins_generate_greedy(m, s, prompt, 12, n_gen, -1, ids, logits, &n), 0);
+    cr_assert_eq(n, n_gen);
+    qins_state_free(s);
+    qins_kv_free(kv);
+}
+
+Test(fused_matmul, stories260k_fused_slots_give_the_separate_ops_greedy_ids) {
+    char path[1200];
+    cr_assert_eq(test_model_path("stories260K.gguf", path, sizeof path), 0,
+                 "stories260K.gguf is needed (set QINS_MODELS to the folder holding it)");
+    struct qins_model *m;
+    cr_assert_eq(qins_model_load(path, &m), 0);
+    static const char *specs[][2] = {{"qins8", "row"}, {"int4", "group32"}, {"nf6", "row"}, {"qins6", "group64"}};
+    enum { N_GEN = 24 };
+    const int V = m->hp.n_vocab;
+    for (size_t i = 0; i < N_OF(specs); i++) {
+        struct qins_codec_params p;
+        qins_codec_params_default(&p);
+        cr_assert_eq(qins_codec_parse(specs[i][0], &p), 0);
+        cr_assert_eq(qins_codec_parse_granularity(specs[i][1], &p), 0);
+        int32_t a[N_GEN], b[N_GEN];
+        float *la = malloc((size_t)N_GEN * V * 4), *lb = malloc((size_t)N_GEN * V * 4);
+        cr_assert_eq(qins_model_set_weight_codec(m, &p, QINS_SLOT_MASK_ALL, true), 0);
+        const size_t stored_sep = qins_model_stored_weight_bytes(m);
+        m->counters = (struct qins_counters){0};
+        greedy(m, a, la, N_GEN);
+        const struct qins_counters ca = m->counters;
+        cr_assert_eq(qins_model_set_weight_codec_fused(m, &p, QINS_SLOT_MASK_ALL, true), 0);
+        cr_assert_eq(qins_model_stored_weight_bytes(m), stored_sep, "%s: stored bytes", specs[i][0]);
+        m->counters = (struct qins_counters){0};
+        greedy(m, b, lb, N_GEN);
+        const struct qins_counters cb = m->counters;
+        for (int t = 0; t < N_GEN; t++) cr_assert_eq(a[t], b[t], "%s %s: step %d id", specs[i][0], specs[i][1], t);
+        double worst = 0;
+        for (size_t j = 0; j < (size_t)N_GEN * V; j++) worst = fmax(worst, fabs((double)la[j] - lb[j]));
+        cr_assert_lt(worst, 1e-3, "%s: max |logit fused - separate| = %g", specs[i][0], worst);
+        cr_assert_eq(ca.weight_bytes_read, cb.weight_bytes_read, "%s: weight bytes read", specs[i][0]);
+        cr_assert_eq(ca.qins_decode_ops, cb.qins_decode_ops, "%s: decode ops", specs[i][0]);
+        qins_model_reset_slots(m);
+        free(la), free(lb);
+    }
+    // a codec the fused kernels do not take is one error line, and the slot keeps FP32
+    struct qins_codec_params p;
+    qins_codec_params_default(&p);
+    cr_assert_eq(qins_codec_parse("qinslog8", &p), 0);
+    cr_assert_eq(qins_slot_set_codec_fused(qins_model_slot(m, 0, 0), &p), QINS_ERR_UNSUPPORTED);
+    cr_assert_null(qins_model_slot(m, 0, 0)->impl);
+    qins_model_free(m);
+}

@@ -167,13 +167,15 @@ static void rows16_scalar(const struct qins_cmat *m, const uint16_t *codes, cons
 static enum qins_fused_lut lut_requested = QINS_FUSED_LUT_AUTO;
 void qins_fused_set_lut(enum qins_fused_lut mode) { lut_requested = mode; }
 
-// The faster LUT read per ISA and k, measured with qins-bench-fused --lut permute|gather
-// (GEMV, 1 thread, Intel Xeon with AVX-512 VBMI; see the report of phase 4): k = 6: permutes
-// (2 vpermi2ps + blend on AVX-512; 8 vpermps + 7 blendv on AVX2) beat the gather on both;
-// k = 8: the gather beats the 8-vpermi2ps tree on AVX-512 (AVX2 has no permute variant).
+// The faster LUT read per ISA and k, measured (GEMV of a cache-resident 256 x 3072 QINS weight,
+// per-row scales, 1 thread, "Intel(R) Xeon(R) Processor" with AVX-512 VBMI, in G codes/s):
+//   AVX-512 k = 6: permutes 7.9 (2 vpermi2ps + 1 blend), gather 3.8;
+//           k = 8: permutes 3.3 (8 vpermi2ps + 7 blends), gather 4.4;
+//   AVX2    k = 6: permutes 1.2 (8 vpermps + 7 blendv: the 8 table registers spill), gather 3.3;
+//           k = 8: gather 3.8 (no permute variant: 32 table registers do not exist).
+// (k = 4 always permutes: one vpermps on AVX-512, 10.6 G codes/s; two + blendv on AVX2, 4.7.)
 static enum qins_fused_lut lut_auto(enum qins_isa isa, int k) {
-    (void)isa;
-    return k == 8 ? QINS_FUSED_LUT_GATHER : QINS_FUSED_LUT_PERMUTE;
+    return isa == QINS_ISA_AVX512 && k == 6 ? QINS_FUSED_LUT_PERMUTE : QINS_FUSED_LUT_GATHER;
 }
 
 enum qins_fused_lut qins_fused_lut_in_use(int k) {

@@ -41,7 +41,9 @@ static inline __m256 lut_perm6_avx2(__m256i i, const __m256 *L) {
     return pick_avx2(p[0], p[1], i, 5);
 }
 #define LUT_PERM6(i, L) lut_perm6_avx2(i, L)
-// No LUT_PERM8: 32 table registers do not exist here; 8-bit codes gather.
+// No LUT_PERM8: 32 table registers do not exist here; 8-bit codes gather. 6-bit codes gather
+// too by default (fused_matmul.c): the 8 table registers plus the tree spill out of 16.
+#define K6_GATHER 1
 
 #include "fused_matmul_simd.inc"
 
