@@ -73,8 +73,8 @@ int qins_cmat_gemm(const struct qins_cmat *m, const float *x, int n_tok, float *
 // GEMV for one token, GEMM for more. Returns 0 or < 0.
 int qins_cmat_matmul(const struct qins_cmat *m, const float *x, int n_tok, float *y);
 
-// How the 6- and 8-bit LUTs are read: register permutes (vpermi2ps chains; AVX-512 only at
-// k = 8) or a gather from the table in L1. AUTO takes the measured faster one per ISA and k
+// How the 6- and 8-bit LUTs are read: register permutes (vpermi2ps / vpermps trees; at k = 8
+// byte-plane vpermt2b, AVX-512 VBMI only) or a gather from the table in L1. AUTO takes the measured faster one per ISA and k
 // (see fused_matmul.c); the others are for tests and benchmarks. 4-bit codes always permute.
 enum qins_fused_lut { QINS_FUSED_LUT_AUTO = 0, QINS_FUSED_LUT_PERMUTE, QINS_FUSED_LUT_GATHER };
 void qins_fused_set_lut(enum qins_fused_lut mode);
@@ -94,6 +94,7 @@ struct qins_fused_isa_kernels {
     qins_cmat_rows_fn rows_perm[QINS_FUSED_N_K], rows_gather[QINS_FUSED_N_K]; // NULL: not provided
     qins_cmat_span_fn span[QINS_FUSED_N_K];
     qins_cmat_rows16_fn rows16[QINS_FUSED_N_K];
+    int perm_needs_vbmi[QINS_FUSED_N_K]; // rows_perm[i] runs only where the CPU has AVX-512 VBMI
 };
 extern const struct qins_fused_isa_kernels qins_fused_avx2, qins_fused_avx512;
 // The rows16 kernel the dispatcher picks for m under the current ISA (kernels/fused_huffman.h).

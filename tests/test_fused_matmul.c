@@ -92,7 +92,7 @@ static void check_all_paths(enum qins_codec_kind codec) {
                 enc_make(&e, &p, rows, cols);
                 qins_codec_name(&p, name, sizeof name), qins_codec_granularity_name(&p, gname, sizeof gname);
                 float *x = randv(cols, 1.0f), *ref = malloc(rows * 4), *y = malloc(rows * 4),
-                      *yf = malloc(rows * 4), *dec = malloc((size_t)rows * cols * 4);
+                      *yf = malloc(rows * 4), *dec = malloc((size_t)rows * cols * 4), *yp = malloc(rows * 4);
                 qins_cmat_gemv_ref(&e.m, x, ref);
                 // decode-then-FP32-GEMV: the reference is exactly that product in double
                 struct qins_wmat wf;
@@ -114,6 +114,10 @@ static void check_all_paths(enum qins_codec_kind codec) {
                                       rows, cols, qins_isa_name(qins_matmul_isa()), lut, rel);
                         const double rel_f = qins_cmat_worst_rel(&e.m, x, y, yf);
                         cr_assert_leq(rel_f, 2 * QINS_FUSED_REL_TOL, "%s %s vs decode+FP32 gemv: %g", name, gname, rel_f);
+                        // permutes and gather read the same table values in the same order
+                        if (lut == QINS_FUSED_LUT_PERMUTE) memcpy(yp, y, rows * 4);
+                        else cr_assert_eq(memcmp(yp, y, rows * 4), 0, "%s %s %dx%d %s: permute vs gather", name, gname,
+                                          rows, cols, qins_isa_name(qins_matmul_isa()));
                     }
                     // tile decode = the codec's decode, bit for bit (sub-rectangle at odd offsets too)
                     qins_cmat_decode(&e.m, 0, rows, 0, cols, dec, cols);
@@ -129,7 +133,7 @@ static void check_all_paths(enum qins_codec_kind codec) {
                 }
                 qins_matmul_set_isa(QINS_ISA_AUTO);
                 qins_fused_set_lut(QINS_FUSED_LUT_AUTO);
-                free(x), free(ref), free(y), free(yf), free(dec);
+                free(x), free(ref), free(y), free(yf), free(dec), free(yp);
                 enc_free(&e);
             }
 }

@@ -164,18 +164,26 @@ static void rows16_scalar(const struct qins_cmat *m, const uint16_t *codes, cons
 
 // ---- dispatch
 
+static int have_vbmi(void) {
+    struct qins_cpu_features f;
+    qins_cpu_features_get(&f);
+    return f.avx512vbmi;
+}
+
 static enum qins_fused_lut lut_requested = QINS_FUSED_LUT_AUTO;
 void qins_fused_set_lut(enum qins_fused_lut mode) { lut_requested = mode; }
 
 // The faster LUT read per ISA and k, measured (GEMV of a cache-resident 256 x 3072 QINS weight,
-// per-row scales, 1 thread, "Intel(R) Xeon(R) Processor" with AVX-512 VBMI, in G codes/s):
-//   AVX-512 k = 6: permutes 7.9 (2 vpermi2ps + 1 blend), gather 3.8;
-//           k = 8: permutes 3.3 (8 vpermi2ps + 7 blends), gather 4.4;
+// per-row scales, 1 thread, "Intel(R) Xeon(R) Processor" with AVX-512 VBMI, in G codes/s; the
+// machine was shared, so pairs were timed back to back):
+//   AVX-512 k = 6: permutes 6-8 (2 vpermi2ps + 1 blend), gather 2.5-3.8;
+//           k = 8: byte-plane vpermt2b (VBMI) 5.0-5.4, gather 2.5-4.4; an FP32 tree of 8
+//                  vpermi2ps + 7 blends gave 3.3, slower than the gather, and was dropped;
 //   AVX2    k = 6: permutes 1.2 (8 vpermps + 7 blendv: the 8 table registers spill), gather 3.3;
 //           k = 8: gather 3.8 (no permute variant: 32 table registers do not exist).
-// (k = 4 always permutes: one vpermps on AVX-512, 10.6 G codes/s; two + blendv on AVX2, 4.7.)
+// (k = 4 always permutes: one vpermps on AVX-512, about 10 G codes/s; two + blendv on AVX2, 4.7.)
 static enum qins_fused_lut lut_auto(enum qins_isa isa, int k) {
-    return isa == QINS_ISA_AVX512 && k == 6 ? QINS_FUSED_LUT_PERMUTE : QINS_FUSED_LUT_GATHER;
+    return isa == QINS_ISA_AVX512 && (k == 6 || have_vbmi()) ? QINS_FUSED_LUT_PERMUTE : QINS_FUSED_LUT_GATHER;
 }
 
 enum qins_fused_lut qins_fused_lut_in_use(int k) {
@@ -183,6 +191,7 @@ enum qins_fused_lut qins_fused_lut_in_use(int k) {
     if (k == 4) return QINS_FUSED_LUT_PERMUTE;
     if (isa == QINS_ISA_SCALAR) return QINS_FUSED_LUT_GATHER; // a table read, what gather is
     if (isa == QINS_ISA_AVX2 && k == 8) return QINS_FUSED_LUT_GATHER;
+    if (k == 8 && !have_vbmi()) return QINS_FUSED_LUT_GATHER;
     return lut_requested == QINS_FUSED_LUT_AUTO ? lut_auto(isa, k) : lut_requested;
 }
 
@@ -194,13 +203,17 @@ static const struct qins_fused_isa_kernels *isa_kernels(void) {
     }
 }
 
+// The permute kernel for k index ki, or NULL where this ISA/CPU has none.
+static qins_cmat_rows_fn perm_kernel(const struct qins_fused_isa_kernels *k, int ki) {
+    return k->perm_needs_vbmi[ki] && !have_vbmi() ? NULL : k->rows_perm[ki];
+}
+
 static qins_cmat_rows_fn rows_fn(const struct qins_cmat *m) {
     const struct qins_fused_isa_kernels *k = isa_kernels();
     if (!k) return rows_scalar;
     const int ki = m->k / 2 - 2;
-    const qins_cmat_rows_fn f =
-        qins_fused_lut_in_use(m->k) == QINS_FUSED_LUT_GATHER ? k->rows_gather[ki] : k->rows_perm[ki];
-    return f ? f : k->rows_perm[ki] ? k->rows_perm[ki] : k->rows_gather[ki];
+    const qins_cmat_rows_fn f = qins_fused_lut_in_use(m->k) == QINS_FUSED_LUT_GATHER ? k->rows_gather[ki] : perm_kernel(k, ki);
+    return f ? f : perm_kernel(k, ki) ? perm_kernel(k, ki) : k->rows_gather[ki];
 }
 
 qins_cmat_rows16_fn qins_cmat_rows16_kernel(const struct qins_cmat *m) {

@@ -47,4 +47,11 @@ static inline __m256 lut_perm6_avx2(__m256i i, const __m256 *L) {
 
 #include "fused_matmul_simd.inc"
 
+const struct qins_fused_isa_kernels qins_fused_avx2 = {
+    .rows_perm = {rows_k4_avx2, rows_k6p_avx2, NULL},
+    .rows_gather = {NULL, rows_k6g_avx2, rows_k8g_avx2},
+    .span = {span_k4_avx2, span_k6_avx2, span_k8_avx2},
+    .rows16 = {rows16_k4_avx2, rows16_k6_avx2, rows16_k8_avx2},
+};
+
 #include "simd_end.h"
