@@ -23,6 +23,14 @@ static const int32_t tail_mask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0
 #define V_LOADX_N(p, n) _mm256_maskload_ps(p, TAIL_MASK(n))
 #define V_STORE_N(p, v, n) _mm256_maskstore_ps(p, TAIL_MASK(n), v)
 #define V_GATHER(i, lut) _mm256_i32gather_ps(lut, i, 4)
+static inline int32_t load_i32_avx2(const uint8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+// 8 four-bit codes at a byte boundary: the 4 code bytes in every lane, lane j shifted by 4j.
+#define U_K4A(p, sh) _mm256_srlv_epi32(_mm256_set1_epi32(load_i32_avx2(p)), sh)
+#define U_K4A_SHIFTS _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28)
 
 // vpermps reads 8 entries (index bits 0-2); wider tables are a blend tree on the next bits,
 // each picked by moving the bit into the sign for blendv. 64 entries: 8 permutes, 7 blends.

@@ -19,6 +19,17 @@
 #define V_LOADX_N(p, n) _mm512_maskz_loadu_ps((__mmask16)((1u << (n)) - 1), p)
 #define V_STORE_N(p, v, n) _mm512_mask_storeu_ps(p, (__mmask16)((1u << (n)) - 1), v)
 #define V_GATHER(i, lut) _mm512_i32gather_ps(i, lut, 4)
+static inline int32_t load_i32_avx512(const uint8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+// 16 four-bit codes at a byte boundary: words 0 and 1 of the 8 code bytes, lanes 0-7 and 8-15.
+#define U_K4A(p, sh)                                                                                       \
+    _mm512_srlv_epi32(_mm512_mask_blend_epi32((__mmask16)0xff00, _mm512_set1_epi32(load_i32_avx512(p)),   \
+                                              _mm512_set1_epi32(load_i32_avx512((p) + 4))),                \
+                      sh)
+#define U_K4A_SHIFTS _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28)
 
 // 16 entries: one vpermps. 64: two vpermi2ps over 32 entries each, bit 5 picks.
 #define LUT_PERM4(i, L) _mm512_permutexvar_ps(i, (L)[0])
@@ -54,7 +65,7 @@ VBMI_TARGET static void rows_k8v_avx512(const struct qins_cmat *m, const float *
     const __m512i order = _mm512_loadu_si512((const void *)transpose4x4);
     const float *lut = m->lut;
     enum { STEP = VN }; // bytes per run of VN 8-bit codes
-    const VI kmask = VI_SET1(0xff), ctl = VI_SET1(0), sh = VI_SET1(0); // for UNPACK's unused branch
+    const VI kmask = VI_SET1(0xff), ctl = VI_SET1(0), sh = VI_SET1(0); // UNPACK's branch for k < 8
     const uint8_t *end = m->codes + m->codes_bytes;
     const int cols = m->cols, seg = m->seg;
     for (int r = r0; r < r0 + n; r++) {
@@ -80,7 +91,7 @@ VBMI_TARGET static void rows_k8v_avx512(const struct qins_cmat *m, const float *
                 a0 = V_FMA(_mm512_castsi512_ps(_mm512_unpacklo_epi16(h01, h23)), V_LOAD(xs + c + 32), a0);
                 a1 = V_FMA(_mm512_castsi512_ps(_mm512_unpackhi_epi16(h01, h23)), V_LOAD(xs + c + 48), a1);
             }
-            SEGMENT_REST(8, DEC_GATHER, a0, a1, c);
+            SEGMENT_REST(8, UNPACK, DEC_GATHER, a0, a1, c);
             racc = V_FMA(V_SET1(sc[j]), V_ADD(a0, a1), racc);
         }
         y[r] = V_HSUM(racc);
