@@ -11,6 +11,7 @@ struct qins_cpu_features {
     char model[64];         // brand string, leading/trailing spaces trimmed ("" when absent)
     bool avx, avx2, fma, f16c;                      // usable: OS saves YMM state
     bool avx512f, avx512bw, avx512vl, avx512_bf16;  // usable: OS saves opmask + ZMM state
+    bool avx512vbmi;                                // byte permutes (the fused 8-bit LUT read)
 };
 
 // Fills *f from CPUID/XGETBV (read once, cached; thread-safe after the first call). Returns nothing.
