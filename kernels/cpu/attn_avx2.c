@@ -1,5 +1,5 @@
-// kernels/cpu/attn_avx2.c — qins_attn_chunk_avx2 of kernels/attn.h: the chunk kernel of
-// attn_simd.inc in 8 lanes (AVX2/FMA/F16C). Columns past the last whole vector, and scores past
+// kernels/cpu/attn_avx2.c — qins_attn_chunk_avx2 of kernels/attn.h and qins_attn_coded_chunk_avx2 of kernels/attn_coded.h: the chunk kernels of
+// attn_simd.inc / attn_coded_simd.inc in 8 lanes (AVX2/FMA/F16C). Columns past the last whole vector, and scores past
 // the last whole vector of a chunk, go through scalar loops. Compiled for that target only
 // here; the dispatcher in attn.c calls it only when CPUID says the CPU has it.
 #include <immintrin.h>

@@ -1,5 +1,5 @@
-// kernels/cpu/attn_avx512.c — qins_attn_chunk_avx512 of kernels/attn.h: the chunk kernel of
-// attn_simd.inc in 16 lanes (AVX-512 F/BW/VL; BW+VL for the masked 16-bit loads of F16 tails).
+// kernels/cpu/attn_avx512.c — qins_attn_chunk_avx512 (kernels/attn.h) and qins_attn_coded_chunk_avx512 (attn_coded.h): the chunk kernels of
+// attn_simd.inc / attn_coded_simd.inc in 16 lanes (AVX-512 F/BW/VL; BW+VL for the masked 16-bit loads of F16 tails).
 // Columns past the last whole vector are one masked step, and a chunk's scores are covered in
 // whole masked vectors, so no scalar loop runs. Compiled for that target only here; the
 // dispatcher in attn.c calls it only when CPUID and XGETBV say the CPU and the OS support it.
