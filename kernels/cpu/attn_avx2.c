@@ -47,12 +47,24 @@ static inline __m256 keep_scores_avx2(__m256 e, int j, int n) {
 
 #define VI __m256i
 #define CODED_MASKED_TAILS 0
+#define CODED_LUT_VECS 4
+#define CODED_BLK_VECS 1
 
 // nb <= 8 bytes here (VN codes of k <= 8 bits); a constant nb makes the copy two plain loads.
 static inline __attribute__((always_inline)) __m128i bytes_avx2(const uint8_t *p, int nb) {
     uint64_t x = 0;
     memcpy(&x, p, (size_t)nb);
     return _mm_cvtsi64_si128((long long)x);
+}
+
+static inline __attribute__((always_inline)) __m256i widen8_avx2(__m128i b) { return _mm256_cvtepu8_epi32(b); }
+
+// Lane r = the sum of a[r]: two rounds of pairwise adds within 128-bit lanes, then the two halves.
+static inline __attribute__((always_inline)) __m256 hsum_rows_avx2(const __m256 a[8]) {
+    const __m256 t0 = _mm256_hadd_ps(a[0], a[1]), t1 = _mm256_hadd_ps(a[2], a[3]);
+    const __m256 t2 = _mm256_hadd_ps(a[4], a[5]), t3 = _mm256_hadd_ps(a[6], a[7]);
+    const __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
+    return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
 }
 
 static inline __attribute__((always_inline)) __m256i idx_avx2(__m128i b, __m256i shuf, __m256i shift, __m256i mask) {

@@ -73,9 +73,28 @@ static inline __m512 keep_scores_avx512(__m512 e, int j, int n) { return _mm512_
 
 #define VI __m512i
 #define CODED_MASKED_TAILS 1
+#define CODED_LUT_VECS 4
+#define CODED_BLK_VECS 1
 
 static inline __attribute__((always_inline)) __m128i bytes_avx512(const uint8_t *p, int nb) {
     return _mm_maskz_loadu_epi8(nb >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nb) - 1), p);
+}
+
+static inline __attribute__((always_inline)) __m512i widen8_avx512(__m128i b) { return _mm512_cvtepu8_epi32(b); }
+
+// Lane r = the sum of a[r]: pairs of rows folded within 128-bit lanes, then the four lanes.
+static inline __attribute__((always_inline)) __m512 hsum_rows_avx512(const __m512 a[16]) {
+    __m512 b[8], c[4];
+    for (int i = 0; i < 8; i++)
+        b[i] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * i], a[2 * i + 1]), _mm512_unpackhi_ps(a[2 * i], a[2 * i + 1]));
+    for (int i = 0; i < 4; i++)
+        c[i] = _mm512_add_ps(_mm512_shuffle_ps(b[2 * i], b[2 * i + 1], 0x44), _mm512_shuffle_ps(b[2 * i], b[2 * i + 1], 0xee));
+    const __m512 d01 = _mm512_add_ps(_mm512_shuffle_f32x4(c[0], c[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                     _mm512_shuffle_f32x4(c[0], c[1], _MM_SHUFFLE(3, 1, 3, 1)));
+    const __m512 d23 = _mm512_add_ps(_mm512_shuffle_f32x4(c[2], c[3], _MM_SHUFFLE(2, 0, 2, 0)),
+                                     _mm512_shuffle_f32x4(c[2], c[3], _MM_SHUFFLE(3, 1, 3, 1)));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(d01, d23, _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_f32x4(d01, d23, _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
 static inline __attribute__((always_inline)) __m512i idx_avx512(__m128i b, __m512i shuf, __m512i shift, __m512i mask) {
