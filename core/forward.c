@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "attn.h"
+#include "attn_coded.h"
 #include "common.h"
 #include "model.h"
 #include "profile.h"
@@ -68,9 +69,10 @@ static void observe(struct qins_model *m, int layer, enum qins_site site, const 
 //     items are (chunk, block) pairs, chunk-major so each thread streams one run of whole rows;
 //     their partials then merge per head in chunk order (flash-decoding's split-K).
 // Both run the same chunk partials and the same merges in the same order, so no result depends
-// on the thread count, on the mode, or on how heads are blocked.
+// on the thread count, on the mode, or on how heads are blocked. With pg (a store's coded view,
+// kernels/attn_coded.h) the same items and merges read the coded pages instead of kv.
 static void attention(const struct qins_hparams *hp, struct qins_state *s, int n_tok, int pos0,
-                      const struct qins_attn_kv *kv) {
+                      const struct qins_attn_kv *kv, const struct qins_attn_paged *pg) {
     const int H = hp->n_head, Hkv = hp->n_head_kv, D = hp->head_dim, kv_dim = Hkv * D, group = H / Hkv;
     const float scale = 1.0f / sqrtf((float)D);
     int n_threads = omp_get_max_threads();
@@ -92,6 +94,12 @@ static void attention(const struct qins_hparams *hp, struct qins_state *s, int n
                 const int c = item / n_blocks, h0 = (item % n_blocks) * block, n_kv = Hkv - h0 < block ? Hkv - h0 : block;
                 const int j = c * QINS_ATTN_CHUNK, len = n - j < QINS_ATTN_CHUNK ? n - j : QINS_ATTN_CHUNK;
                 const size_t i0 = (size_t)c * H + (size_t)h0 * group;
+                if (pg) {
+                    qins_attn_paged_chunk(s->q + (size_t)h0 * group * D, n_kv, group, pg, (size_t)(j0 + j),
+                                          (size_t)h0 * D, len, D, scale, sc, pm + i0, pl + i0, po + i0 * D,
+                                          sc + (size_t)block * group * QINS_ATTN_CHUNK);
+                    continue;
+                }
                 const struct qins_attn_kv ck = qins_attn_kv_at(kv, (size_t)(j0 + j), (size_t)h0 * D);
                 qins_attn_chunk(s->q + (size_t)h0 * group * D, n_kv, group, &ck, len, D, scale, sc, pm + i0, pl + i0,
                                 po + i0 * D);
@@ -114,9 +122,14 @@ static void attention(const struct qins_hparams *hp, struct qins_state *s, int n
         const int n_kv = Hkv - h0 < block ? Hkv - h0 : block;
         const int j0 = hp->sliding_window > 0 && p - hp->sliding_window + 1 > 0 ? p - hp->sliding_window + 1 : 0;
         const size_t q_off = (size_t)t * H * D + (size_t)h0 * group * D;
+        float *scratch = s->attn_scratch + (size_t)omp_get_thread_num() * scratch_floats;
+        if (pg) {
+            qins_attn_paged_rows(s->q + q_off, n_kv, group, pg, (size_t)j0, (size_t)h0 * D, p - j0 + 1, D, scale,
+                                 scratch, s->att + q_off);
+            continue;
+        }
         const struct qins_attn_kv ck = qins_attn_kv_at(kv, (size_t)j0, (size_t)h0 * D);
-        qins_attn_rows(s->q + q_off, n_kv, group, &ck, p - j0 + 1, D, scale,
-                       s->attn_scratch + (size_t)omp_get_thread_num() * scratch_floats, s->att + q_off);
+        qins_attn_rows(s->q + q_off, n_kv, group, &ck, p - j0 + 1, D, scale, scratch, s->att + q_off);
     }
 }
 
@@ -150,15 +163,21 @@ static int layer_forward(struct qins_model *m, struct qins_state *s, int l, int 
     t0 = prof_t0(m);
     QINS_TRY(qins_kv_append(s->kv, l, pos0, n_tok, s->k, s->v));
     if (m->profile) qins_profile_kv(m->profile, QINS_PROF_KV_APPEND, s->kv, t0);
-    enum qins_kv_elem type;
-    const void *kc, *vc;
+    enum qins_kv_elem type = QINS_KV_ELEM_F32;
+    const void *kc = NULL, *vc = NULL;
+    struct qins_attn_paged pg;
     t0 = prof_t0(m);
-    QINS_TRY(qins_kv_view_native(s->kv, l, pos0 + n_tok, &type, &kc, &vc));
+    const int coded = qins_kv_view_coded(s->kv, l, pos0 + n_tok, &pg);
+    QINS_TRY(coded);
+    if (!coded) QINS_TRY(qins_kv_view_native(s->kv, l, pos0 + n_tok, &type, &kc, &vc));
     if (m->profile) qins_profile_kv(m->profile, QINS_PROF_KV_VIEW, s->kv, t0);
     const struct qins_attn_kv kv = {kc, vc, type == QINS_KV_ELEM_F16 ? QINS_ATTN_F16 : QINS_ATTN_F32, (size_t)kvd};
     t0 = prof_t0(m);
-    attention(hp, s, n_tok, pos0, &kv);
-    if (m->profile) qins_profile_attention(m->profile, hp, n_tok, pos0, type == QINS_KV_ELEM_F16 ? 2 : 4, t0);
+    attention(hp, s, n_tok, pos0, &kv, coded ? &pg : NULL);
+    // Coded pages count their code bytes per value (k/8; scales and the FP32 fill page aside).
+    if (m->profile)
+        qins_profile_attention(m->profile, hp, n_tok, pos0,
+                               coded ? pg.k.bits / 8.0 : (type == QINS_KV_ELEM_F16 ? 2.0 : 4.0), t0);
     observe(m, l, QINS_SITE_ATTN_OUT, s->att, n_tok, qd);
     QINS_TRY(linear(m, &L->wo, s->att, n_tok, s->xb2));
     observe(m, l, QINS_SITE_O, s->xb2, n_tok, E);

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "attn_coded.h"
+
 struct qins_kv_store;
 
 // Element type of the rows a view returns (kernels/attn.h reads both).
@@ -29,6 +31,12 @@ struct qins_kv_store_vtable {
     // For stores whose rows are plain arrays of a type attention reads directly (FP16).
     int (*view_native)(struct qins_kv_store *s, int layer, int n_pos, enum qins_kv_elem *type, const void **k,
                        const void **v);
+    // Optional (NULL: never). Makes positions 0 .. n_pos-1 of layer readable by the coded-page
+    // kernels of kernels/attn_coded.h without decoding (pages verified as view() verifies them,
+    // bytes counted alike); the pointers stay valid until the next call on the store. Returns 1
+    // when *out was filled, 0 when this layer's pages need view() (codec the kernels do not
+    // take), < 0 on error.
+    int (*view_coded)(struct qins_kv_store *s, int layer, int n_pos, struct qins_attn_paged *out);
 };
 
 struct qins_kv_store {
@@ -64,6 +72,10 @@ static inline int qins_kv_view_native(struct qins_kv_store *s, int layer, int n_
     int rc = s->vt->view(s, layer, n_pos, &kf, &vf);
     *type = QINS_KV_ELEM_F32, *k = kf, *v = vf;
     return rc;
+}
+// The coded view where the store has one for this layer (1), else 0: read with view_native.
+static inline int qins_kv_view_coded(struct qins_kv_store *s, int layer, int n_pos, struct qins_attn_paged *out) {
+    return s->vt->view_coded ? s->vt->view_coded(s, layer, n_pos, out) : 0;
 }
 static inline void qins_kv_clear(struct qins_kv_store *s) { s->vt->clear(s); }
 static inline size_t qins_kv_stored_bytes(const struct qins_kv_store *s) { return s->vt->stored_bytes(s); }

@@ -24,6 +24,7 @@ struct stream {
     float *lut;             // (2^k) code values in units of the scale, built once (INT/NF/QINS
                             // pages with row/tensor/group scales); NULL = decode via qins_codec_decode
     size_t n_groups;        // scale groups of one page
+    int n_verified;         // fused=once: pages 0 .. n_verified-1 have passed their check
     char name[96];          // "kv store 'int8' layer 3 V": labels a corrupt page's error line
 };
 
@@ -69,6 +70,17 @@ static int stream_append(struct kv_paged *s, struct stream *st, const float *row
     for (int t = 0; t < n_tok; t++) {
         memcpy(st->fill + (size_t)st->n_fill * kv_dim, rows + (size_t)t * kv_dim, kv_dim * sizeof(float));
         if (++st->n_fill == st->page_tokens) QINS_TRY(encode_page(s, st));
+    }
+    return 0;
+}
+
+// The page's scales as its decode checks them (finite, 0 .. 65504): for the fused reads, which
+// never decode the page.
+static int check_scales(const struct stream *st, const uint8_t *payload) {
+    for (size_t g = 0; g < st->n_groups; g++) {
+        const float s = qins_fp16_to_f32((uint16_t)(payload[2 * g] | (payload[2 * g + 1] << 8)));
+        QINS_CHECK(s >= 0 && s <= 65504.0f, QINS_ERR_FORMAT, "%s: page scale %zu is %g (corrupt page)", st->name, g,
+                   (double)s);
     }
     return 0;
 }
@@ -125,6 +137,34 @@ static int stream_view(struct kv_paged *s, struct stream *st, float *view, int n
     return 0;
 }
 
+// Whether the coded-page kernels take this stream (a LUT codec with page, row or group scales).
+static bool stream_fusable(const struct stream *st) {
+    return st->lut && st->p.bits <= 12 && st->p.granularity != QINS_GRAN_PER_COLUMN;
+}
+
+// The coded view of one stream: pages checked (all, or those not yet checked under fused=once),
+// the kernels' descriptor, bytes counted as stream_view counts them.
+static int stream_view_coded(struct kv_paged *s, struct stream *st, int n_pos, struct qins_attn_coded *out) {
+    const int kv_dim = s->base.kv_dim;
+    QINS_CHECK(n_pos <= st->n_pages * st->page_tokens + st->n_fill, QINS_ERR_RANGE,
+               "kv store: view of %d positions, only %d written", n_pos, st->n_pages * st->page_tokens + st->n_fill);
+    for (int pg = s->spec.fused == 2 ? st->n_verified : 0; pg < st->n_pages; pg++) {
+        const uint8_t *payload;
+        QINS_TRY(page_payload(st, kv_dim, pg, &payload));
+        QINS_TRY(check_scales(st, payload));
+    }
+    st->n_verified = st->n_pages;
+    static const enum qins_attn_scales scales[] = {[QINS_GRAN_PER_TENSOR] = QINS_ATTN_SCALE_PAGE,
+                                                   [QINS_GRAN_PER_ROW] = QINS_ATTN_SCALE_ROW,
+                                                   [QINS_GRAN_PER_COLUMN] = QINS_ATTN_SCALE_ROW, // never fused
+                                                   [QINS_GRAN_PER_GROUP] = QINS_ATTN_SCALE_GROUP};
+    *out = (struct qins_attn_coded){st->pages + QINS_PAGE_KV_HEADER_BYTES, page_stride(st), st->page_tokens, kv_dim,
+                                    st->p.bits, scales[st->p.granularity], st->p.group_size, st->lut};
+    s->stats.pages_fused += (uint64_t)st->n_pages;
+    s->base.bytes_read += (uint64_t)st->n_pages * page_stride(st) + (size_t)st->n_fill * kv_dim * sizeof(float);
+    return 0;
+}
+
 static size_t stream_bytes(const struct stream *st, int kv_dim) {
     return (size_t)st->n_pages * page_stride(st) + (size_t)st->n_fill * kv_dim * sizeof(float);
 }
@@ -160,11 +200,25 @@ static int paged_view(struct qins_kv_store *b, int layer, int n_pos, const float
     return 0;
 }
 
+static int paged_view_coded(struct qins_kv_store *b, int layer, int n_pos, struct qins_attn_paged *out) {
+    struct kv_paged *s = (struct kv_paged *)b;
+    QINS_CHECK(layer >= 0 && layer < b->n_layer && n_pos >= 0 && n_pos <= b->n_ctx, QINS_ERR_RANGE,
+               "kv store: view of layer %d, %d positions", layer, n_pos);
+    struct stream *sk = &s->k[layer], *sv = &s->v[layer];
+    if (!stream_fusable(sk) || !stream_fusable(sv) || sk->page_tokens != sv->page_tokens) return 0;
+    QINS_TRY(stream_view_coded(s, sk, n_pos, &out->k));
+    QINS_TRY(stream_view_coded(s, sv, n_pos, &out->v));
+    out->n_coded = sk->n_pages * sk->page_tokens;
+    out->fill_k = sk->fill;
+    out->fill_v = sv->fill;
+    return 1;
+}
+
 static void paged_clear(struct qins_kv_store *b) {
     struct kv_paged *s = (struct kv_paged *)b;
     for (int l = 0; l < b->n_layer; l++) {
-        s->k[l].n_pages = s->k[l].n_fill = 0;
-        s->v[l].n_pages = s->v[l].n_fill = 0;
+        s->k[l].n_pages = s->k[l].n_fill = s->k[l].n_verified = 0;
+        s->v[l].n_pages = s->v[l].n_fill = s->v[l].n_verified = 0;
     }
     b->n_pos = 0;
 }
@@ -185,6 +239,10 @@ static void paged_free(struct qins_kv_store *b) {
 }
 
 static const struct qins_kv_store_vtable paged_vt = {paged_append, paged_view, paged_clear, paged_bytes, paged_free};
+// the same store with the coded view (spec option `fused`)
+static const struct qins_kv_store_vtable paged_fused_vt = {paged_append, paged_view, paged_clear, paged_bytes,
+                                                           paged_free, NULL, paged_view_coded};
+static bool is_paged(const struct qins_kv_store *b) { return b->vt == &paged_vt || b->vt == &paged_fused_vt; }
 
 // ---- construction
 
@@ -248,7 +306,8 @@ int qins_kv_store_create(const struct qins_kv_spec *spec, int n_layer, int n_ctx
                "kv store: bad dims (%d layers, %d ctx, %d kv_dim)", n_layer, n_ctx, kv_dim);
     struct kv_paged *s = calloc(1, sizeof *s);
     QINS_CHECK(s, QINS_ERR_NOMEM, "kv store: out of memory");
-    s->base = (struct qins_kv_store){&paged_vt, s->spec.name, n_layer, n_ctx, kv_dim, 0, 0, 0};
+    s->base = (struct qins_kv_store){spec->fused ? &paged_fused_vt : &paged_vt, s->spec.name, n_layer, n_ctx, kv_dim,
+                                     0, 0, 0};
     s->spec = *spec;
     s->base.name = s->spec.name;
     s->k = calloc(n_layer, sizeof *s->k);
@@ -279,14 +338,14 @@ int qins_kv_store_create(const struct qins_kv_spec *spec, int n_layer, int n_ctx
 
 int qins_kv_paged_stats(const struct qins_kv_store *b, struct qins_kv_paged_stats *out) {
     memset(out, 0, sizeof *out);
-    if (b->vt != &paged_vt) return 0;
+    if (!is_paged(b)) return 0;
     *out = ((const struct kv_paged *)b)->stats;
     return 1;
 }
 
 int qins_kv_paged_page(const struct qins_kv_store *b, int layer, int which, int page, const uint8_t **payload,
                        size_t *len, struct qins_codec_params *p) {
-    QINS_CHECK(b->vt == &paged_vt, QINS_ERR_RANGE, "kv store '%s' has no pages", b->name);
+    QINS_CHECK(is_paged(b), QINS_ERR_RANGE, "kv store '%s' has no pages", b->name);
     QINS_CHECK(layer >= 0 && layer < b->n_layer && (which == 0 || which == 1), QINS_ERR_RANGE,
                "kv store: layer %d / stream %d", layer, which);
     const struct kv_paged *s = (const struct kv_paged *)b;
@@ -301,7 +360,7 @@ int qins_kv_paged_page(const struct qins_kv_store *b, int layer, int which, int 
 
 int qins_kv_layer_bytes(const struct qins_kv_store *b, int layer, size_t *k_bytes, size_t *v_bytes) {
     QINS_CHECK(layer >= 0 && layer < b->n_layer, QINS_ERR_RANGE, "kv store: layer %d of %d", layer, b->n_layer);
-    if (b->vt == &paged_vt) {
+    if (is_paged(b)) {
         const struct kv_paged *s = (const struct kv_paged *)b;
         *k_bytes = stream_bytes(&s->k[layer], b->kv_dim);
         *v_bytes = stream_bytes(&s->v[layer], b->kv_dim);
@@ -382,6 +441,10 @@ int qins_kv_spec_parse(const char *text, struct qins_kv_spec *out) {
     bool has_options = false;
     for (char *opt = strtok_r(NULL, ":", &save); opt; opt = strtok_r(NULL, ":", &save)) {
         has_options = true;
+        if (!strcmp(opt, "fused")) {
+            out->fused = 1;
+            continue;
+        }
         char *eq = strchr(opt, '=');
         QINS_CHECK(eq, QINS_ERR_ARG, "kv spec '%s': option '%s' needs key=value", text, opt);
         *eq = 0;
@@ -411,13 +474,17 @@ int qins_kv_spec_parse(const char *text, struct qins_kv_spec *out) {
         } else if (!strcmp(key, "kcodec") || !strcmp(key, "vcodec")) {
             struct qins_codec_params *p = key[0] == 'k' ? &out->k : &out->v;
             QINS_TRY(qins_codec_parse(val, p));
+        } else if (!strcmp(key, "fused")) {
+            QINS_CHECK(!strcmp(val, "once") || !strcmp(val, "read"), QINS_ERR_ARG,
+                       "kv spec '%s': fused takes once or read (the default), got '%s'", text, val);
+            out->fused = !strcmp(val, "once") ? 2 : 1;
         } else if (!strcmp(key, "keep")) {
             QINS_TRY(parse_layers(val, out));
         } else if (!strcmp(key, "keep_codec")) {
             QINS_TRY(qins_codec_parse(val, &out->override));
         } else {
             QINS_CHECK(0, QINS_ERR_ARG, "kv spec '%s': unknown option '%s' (alpha, gran, scale, page, page_bytes, "
-                       "kcodec, vcodec, keep, keep_codec)", text, key);
+                       "kcodec, vcodec, keep, keep_codec, fused)", text, key);
         }
     }
     // bare fp32/fp16 are the plain stores; with options they go through pages like any codec

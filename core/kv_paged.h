@@ -16,6 +16,15 @@
 // Every full page is a compact KV page of core/page.h: QINS_PAGE_KV_HEADER_BYTES (codec, bits,
 // granularity, scale mode, tokens, payload size, CRC-32C) right before its payload. Each read
 // (view, qins_kv_paged_page) verifies it: a corrupt page is QINS_ERR_FORMAT, never decoded.
+//
+// Fused (option `fused`): the store also offers view_coded (core/kv.h), so attention reads the
+// pages through kernels/attn_coded.h without decoding them; each such read verifies every page
+// as view() does (header, CRC-32C, scales finite). `fused=once` verifies each page at its first
+// read only: a page is written once, when it fills, and nothing writes it again until clear(),
+// so a later check can only find a stray write of this process, not a framing or encoder fault;
+// what it saves is reading every page a second time (for the CRC) on every step. Layers whose
+// codecs the kernels do not take (float formats, QINS-log, per-channel scales, K and V pages of
+// different lengths) are read through view() as without the option.
 
 struct qins_kv_spec {
     char name[64];                    // as given ("qins8", "int6", "fp16", …)
@@ -27,13 +36,16 @@ struct qins_kv_spec {
     int n_override;
     int override_layers[QINS_KV_MAX_LAYERS];
     struct qins_codec_params override;
+    int fused;                        // 0: view() only; 1: view_coded too, pages verified on every
+                                      // read; 2: view_coded, each page verified at its first read
 };
 
 // Parses "fp32", "fp16", or a codec name with options separated by ':' — e.g.
 // "qins8:alpha=2:gran=group32:page=16:scale=rms:kcodec=int8:keep=0,-1:keep_codec=fp16".
 // Options: alpha, gran (tensor|page|row|token|column|channel|groupG), page (tokens),
 // page_bytes, scale (absmax|rms), kcodec / vcodec (a different codec for K or V), keep
-// (comma-separated layers, negative counts from the end) and keep_codec. Returns 0 or QINS_ERR_ARG.
+// (comma-separated layers, negative counts from the end), keep_codec, and `fused` (bare, or
+// fused=once). Returns 0 or QINS_ERR_ARG.
 int qins_kv_spec_parse(const char *text, struct qins_kv_spec *out);
 
 // Creates the store a spec names for n_layer layers of n_ctx positions and kv_dim values.
@@ -46,6 +58,7 @@ struct qins_kv_paged_stats {
     int page_tokens;              // tokens per page (layer 0's K)
     size_t page_code_bytes;       // encoded bytes of one full page (layer 0's K, header included)
     uint64_t pages_encoded, pages_decoded;
+    uint64_t pages_fused;         // pages read by view_coded (not decoded)
     double encode_seconds, decode_seconds; // time spent in page encode / decode
 };
 // Returns 1 and fills *out when s is a paged store, else 0.

@@ -103,7 +103,7 @@ void qins_profile_linear(struct qins_profile *p, const struct qins_linear *lin, 
 }
 
 void qins_profile_attention(struct qins_profile *p, const struct qins_hparams *hp, int n_tok, int pos0,
-                            size_t elem_bytes, uint64_t t0) {
+                            double elem_bytes, uint64_t t0) {
     const int W = hp->sliding_window;
     uint64_t n_att = 0;
     for (int t = 0; t < n_tok; t++) {
@@ -112,7 +112,7 @@ void qins_profile_attention(struct qins_profile *p, const struct qins_hparams *h
     }
     const int first = W > 0 && pos0 - W + 1 > 0 ? pos0 - W + 1 : 0;
     const uint64_t rows = (uint64_t)(pos0 + n_tok - first), kv_dim = (uint64_t)hp->n_head_kv * hp->head_dim;
-    qins_profile_add(p, QINS_PROF_ATTN, t0, rows * 2 * kv_dim * elem_bytes,
+    qins_profile_add(p, QINS_PROF_ATTN, t0, (uint64_t)((double)(rows * 2 * kv_dim) * elem_bytes + 0.5),
                      4ull * (uint64_t)hp->n_head * (uint64_t)hp->head_dim * n_att);
 }
 

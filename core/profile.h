@@ -106,7 +106,7 @@ void qins_profile_add(struct qins_profile *p, enum qins_prof_op op, uint64_t t0,
 void qins_profile_linear(struct qins_profile *p, const struct qins_linear *lin, int n_tok, uint64_t t0);
 // Adds one attention call of n_tok queries at pos0.. over a view of elem_bytes per element.
 void qins_profile_attention(struct qins_profile *p, const struct qins_hparams *hp, int n_tok, int pos0,
-                            size_t elem_bytes, uint64_t t0);
+                            double elem_bytes, uint64_t t0);
 // Adds one kv_view (bytes: the store's bytes_read since the last mark) or kv_append (bytes_written).
 void qins_profile_kv(struct qins_profile *p, enum qins_prof_op op, const struct qins_kv_store *kv, uint64_t t0);
 

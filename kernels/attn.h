@@ -66,9 +66,11 @@ void qins_attn_merge(int heads, int D, float *m, float *l, float *o, const float
 // out[i*D ..] = o[i*D ..] / l[i] for `heads` heads (out may be o). Returns nothing.
 void qins_attn_finish(int heads, int D, const float *l, const float *o, float *out);
 
-// Floats of scratch qins_attn_rows needs for a block of `heads` query heads of dim D.
+// Floats of scratch qins_attn_rows needs for a block of `heads` query heads of dim D, with room
+// for the (D + 2) floats per head more that kernels/attn_coded.h's chunk straddling coded and
+// FP32 rows needs, so one scratch serves both.
 static inline size_t qins_attn_scratch_floats(int heads, int D) {
-    return (size_t)heads * (QINS_ATTN_CHUNK + (size_t)D + 4);
+    return (size_t)heads * (QINS_ATTN_CHUNK + 2 * (size_t)D + 6);
 }
 // The whole softmax-weighted sum over n >= 1 positions (the definition above), chunk after
 // chunk on this thread: chunk 0's partial, merged with each next chunk's in order, finished.

@@ -1,5 +1,5 @@
-// kernels/cpu/attn_avx512.c — qins_attn_chunk_avx512 of kernels/attn.h: the chunk kernel of
-// attn_simd.inc in 16 lanes (AVX-512 F/BW/VL; BW+VL for the masked 16-bit loads of F16 tails).
+// kernels/cpu/attn_avx512.c — qins_attn_chunk_avx512 (kernels/attn.h) and qins_attn_coded_chunk_avx512 (attn_coded.h): the chunk kernels of
+// attn_simd.inc / attn_coded_simd.inc in 16 lanes (AVX-512 F/BW/VL; BW+VL for the masked 16-bit loads of F16 tails).
 // Columns past the last whole vector are one masked step, and a chunk's scores are covered in
 // whole masked vectors, so no scalar loop runs. Compiled for that target only here; the
 // dispatcher in attn.c calls it only when CPUID and XGETBV say the CPU and the OS support it.
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "attn.h"
+#include "attn_coded.h"
 #include "common.h"
 #include "simd_avx512.h" // last: it opens the target region
 
@@ -67,5 +68,58 @@ static inline __m512 ld_scores_avx512(const float *sc, int j, int n) {
 static inline __m512 keep_scores_avx512(__m512 e, int j, int n) { return _mm512_maskz_mov_ps(mask_avx512(n - j), e); }
 
 #include "attn_simd.inc"
+
+// ---- the coded-page kernel (attn_coded_simd.inc)
+
+#define VI __m512i
+#define CODED_MASKED_TAILS 1
+#define CODED_LUT_VECS 4
+#define CODED_BLK_VECS 1
+
+static inline __attribute__((always_inline)) __m128i bytes_avx512(const uint8_t *p, int nb) {
+    return _mm_maskz_loadu_epi8(nb >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nb) - 1), p);
+}
+
+static inline __attribute__((always_inline)) __m512i widen8_avx512(__m128i b) { return _mm512_cvtepu8_epi32(b); }
+
+// Lane r = the sum of a[r]: pairs of rows folded within 128-bit lanes, then the four lanes.
+static inline __attribute__((always_inline)) __m512 hsum_rows_avx512(const __m512 a[16]) {
+    __m512 b[8], c[4];
+    for (int i = 0; i < 8; i++)
+        b[i] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * i], a[2 * i + 1]), _mm512_unpackhi_ps(a[2 * i], a[2 * i + 1]));
+    for (int i = 0; i < 4; i++)
+        c[i] = _mm512_add_ps(_mm512_shuffle_ps(b[2 * i], b[2 * i + 1], 0x44), _mm512_shuffle_ps(b[2 * i], b[2 * i + 1], 0xee));
+    const __m512 d01 = _mm512_add_ps(_mm512_shuffle_f32x4(c[0], c[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                     _mm512_shuffle_f32x4(c[0], c[1], _MM_SHUFFLE(3, 1, 3, 1)));
+    const __m512 d23 = _mm512_add_ps(_mm512_shuffle_f32x4(c[2], c[3], _MM_SHUFFLE(2, 0, 2, 0)),
+                                     _mm512_shuffle_f32x4(c[2], c[3], _MM_SHUFFLE(3, 1, 3, 1)));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(d01, d23, _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_f32x4(d01, d23, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+static inline __attribute__((always_inline)) __m512i idx_avx512(__m128i b, __m512i shuf, __m512i shift, __m512i mask) {
+    const __m512i x = _mm512_shuffle_epi8(_mm512_broadcast_i32x4(b), shuf);
+    return _mm512_and_si512(_mm512_srlv_epi32(x, shift), mask);
+}
+
+// k <= 4: one permute; 5: a two-table permute; 6: two of those and a blend on bit 5; wider: a gather.
+static inline __attribute__((always_inline)) __m512 lut_avx512(__m512i idx, const __m512 l[4], const float *lut,
+                                                               int k) {
+    if (k <= 4) return _mm512_permutexvar_ps(idx, l[0]);
+    if (k == 5) return _mm512_permutex2var_ps(l[0], idx, l[1]);
+    if (k == 6)
+        return _mm512_mask_blend_ps(_mm512_test_epi32_mask(idx, _mm512_set1_epi32(32)),
+                                    _mm512_permutex2var_ps(l[0], idx, l[1]), _mm512_permutex2var_ps(l[2], idx, l[3]));
+    return _mm512_i32gather_ps(idx, lut, 4);
+}
+
+static inline __attribute__((always_inline)) __m512 ldq_avx512(const float *p, int rem) {
+    return _mm512_maskz_loadu_ps(mask_avx512(rem), p);
+}
+static inline __attribute__((always_inline)) void stq_avx512(float *p, __m512 v, int rem) {
+    _mm512_mask_storeu_ps(p, mask_avx512(rem), v);
+}
+
+#include "attn_coded_simd.inc"
 
 #include "simd_end.h"
