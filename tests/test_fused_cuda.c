@@ -100,12 +100,12 @@ static double check_product(const float *dec, const float *x, const float *y, si
         }
     return worst;
 }
-#endif
 
 // Rows are not multiples of 32 (and 601 > 4 x the SMs of any GPU, for the 4-rows-a-step path);
 // columns: 172 (stories260K's FFN; word path at k = 8 only), 64, 1030 (byte path), 2048 (two warps).
 static const size_t shapes[][2] = {{37, 172}, {33, 64}, {29, 1030}, {601, 2048}};
 #define N_SHAPES (sizeof shapes / sizeof shapes[0])
+#endif
 
 Test(fused_cuda, gemv_matches_fp64_reference) {
 #ifndef QINS_HAVE_CUDA
