@@ -111,6 +111,14 @@ int qins_check_codec_item(const char *item, char *why, size_t cap) {
                          why, cap);
 }
 
+int qins_check_granularity_item(const char *item, char *why, size_t cap) {
+    struct qins_codec_params cp;
+    qins_codec_params_default(&cp);
+    qins_last_error_clear();
+    return parser_reason(qins_codec_parse_granularity(item, &cp), "granularity (tensor row column group<G>)", item, why,
+                         cap);
+}
+
 int qins_check_qins_codec_item(const char *item, char *why, size_t cap) {
     struct qins_codec_params p;
     qins_codec_params_default(&p);

@@ -45,6 +45,8 @@ int qins_check_kv_spec_item(const char *item, char *why, size_t cap);
 int qins_check_codec_item(const char *item, char *why, size_t cap);
 // A KV store spec or "none" (a STRING key that may switch the KV combination off).
 int qins_check_kv_spec_or_none(const char *value, char *why, size_t cap);
+// A scale granularity (core/codec.h: tensor, row, column, group<G>).
+int qins_check_granularity_item(const char *item, char *why, size_t cap);
 // A QINS codec only (qins<k>, k = 2..12): for alpha sweeps.
 int qins_check_qins_codec_item(const char *item, char *why, size_t cap);
 // KV options without a codec ("alpha=2:gran=token:page=16", "" allowed): checked as qins8:<value>.

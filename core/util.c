@@ -121,6 +121,30 @@ int qins_mkdir_p(const char *dir) {
     return 0;
 }
 
+int qins_copy_file(const char *src, const char *dst) {
+    char tmp[4200];
+    QINS_TRY(qins_format(tmp, sizeof tmp, "%s.tmp", dst));
+    FILE *in = fopen(src, "rb");
+    QINS_CHECK(in, QINS_ERR_IO, "cannot open %s: %s", src, strerror(errno));
+    FILE *out = fopen(tmp, "wb");
+    if (!out) {
+        fclose(in);
+        QINS_CHECK(0, QINS_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
+    }
+    char buf[1 << 16];
+    size_t n;
+    int ok = 1;
+    while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0) ok = fwrite(buf, 1, n, out) == n;
+    ok = ok && !ferror(in);
+    fclose(in);
+    ok = fclose(out) == 0 && ok;
+    if (!ok || rename(tmp, dst) != 0) {
+        remove(tmp);
+        QINS_CHECK(0, QINS_ERR_IO, "copying %s to %s failed: %s", src, dst, strerror(errno));
+    }
+    return 0;
+}
+
 int qins_vformat(char *out, size_t cap, const char *fmt, va_list ap) {
     const int n = vsnprintf(out, cap, fmt, ap);
     QINS_CHECK(n >= 0 && (size_t)n < cap, QINS_ERR_RANGE, "text '%.40s...' longer than %zu bytes", out, cap - 1);

@@ -47,6 +47,10 @@ int qins_split_list(const char *list, qins_item_fn fn, void *user, size_t *count
 // the folder that could not be made.
 int qins_mkdir_p(const char *dir);
 
+// Copies src to dst (written under dst.tmp, then renamed: never a partial dst). Returns 0 or
+// QINS_ERR_IO naming the file.
+int qins_copy_file(const char *src, const char *dst);
+
 // snprintf into out that reports truncation: returns 0, or QINS_ERR_RANGE (logged) when the
 // text did not fit in cap bytes.
 int qins_format(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
