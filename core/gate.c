@@ -251,8 +251,8 @@ static int evaluate(const struct qins_gate_defs *defs, int gate, const char *res
         for (size_t k = 0; k < n_runs && !m; k++) // newest first; forced runs never count
             if ((!runs[k].forced || allow_forced) && selects(c->select, &runs[k])) m = &runs[k];
         if (!m) {
-            snprintf(row->note, sizeof row->note, "no complete, non-forced phase-%d run%s%s", gate,
-                     strcmp(c->select, "*") ? " with tag " : "", strcmp(c->select, "*") ? c->select + 4 : "");
+            snprintf(row->note, sizeof row->note, "%s phase-%d run%s%s", allow_forced ? "no --run file is a" : "no complete, non-forced",
+                     gate, strcmp(c->select, "*") ? " with tag " : "", strcmp(c->select, "*") ? c->select + 4 : "");
             all_pass &= c->target;
             continue;
         }

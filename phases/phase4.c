@@ -331,7 +331,9 @@ static int run_model(struct phase4 *P, struct model_run *r) {
     QINS_TRY(qins_exp_metricf(e, r->rank.coverage, "fraction", "%s/selection_coverage", r->label));
     printf("phase 4: %s: critical path %s, %.2fx fused vs separate; selection covers %.0f %% of the decode step\n",
            r->label, qins_prof_op_name(top), r->critical_speedup, 100 * r->rank.coverage);
-    qins_profile_print(&r->prof[CFG_SEP], cover, stdout);
+    // the pass that made the selection (the end-to-end profiles, plotted, rank alike up to noise)
+    printf("profile pass, Pattern A separate ops, context %d:\n", (int)qins_config_int(e->cfg, "phase4", "profile_ctx"));
+    qins_profile_print(&r->pass[1], cover, stdout);
     return 0;
 }
 
@@ -541,9 +543,13 @@ static int plot_profile(struct phase4 *P) {
         const double steps = p->forward_calls[QINS_PROF_DECODE] ? (double)p->forward_calls[QINS_PROF_DECODE] : 1;
         for (int o = 0; o < QINS_PROF_OP_COUNT; o++) y[o] = 1e-6 * (double)p->op[QINS_PROF_DECODE][o].ns / steps;
     }
-    char title[160];
-    snprintf(title, sizeof title, "Decode step time per op (%s, context %lld, ms per token)", r->label,
-             (long long)qins_config_int(P->e->cfg, "phase4", "profile_ctx"));
+    char title[320], sel[160] = "";
+    for (int i = 0; i < r->rank.n_selected; i++) {
+        const size_t len = strlen(sel);
+        snprintf(sel + len, sizeof sel - len, "%s%s", i ? " " : "", qins_prof_op_name(r->rank.selected[i]));
+    }
+    snprintf(title, sizeof title, "Decode step time per op (%s, context %lld, ms per token; fused: %s)", r->label,
+             (long long)qins_config_int(P->e->cfg, "phase4", "profile_ctx"), sel);
     return qins_series_plot(&ps, P->e->run, (struct qins_plot){"phase4_profile", QINS_PLOT_BARS, title, "op",
                                                                "ms per decode step", .xlabels = ops});
 }
