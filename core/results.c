@@ -111,20 +111,32 @@ static void iso_utc(time_t t, char *buf, size_t cap) {
     strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-// "clean" / "dirty" / "unknown": git status of the source tree at run time.
+// "clean" / "dirty" / "unknown": "clean" only when the binary was built from an unmodified tree at
+// QINS_GIT_COMMIT and the source tree is still at that commit with nothing changed when it runs
+// (a binary built from edits, or run after a commit it does not contain, is not that commit).
 static void git_state(char *out, size_t cap) {
     const char *src = getenv("QINS_SOURCE_DIR");
     if (!src || !*src) src = QINS_SOURCE_DIR;
+    snprintf(out, cap, "%s", QINS_GIT_BUILD_STATE);
+    if (strcmp(QINS_GIT_BUILD_STATE, "clean")) return;
     snprintf(out, cap, "unknown");
     if (!*src || strchr(src, '\'')) return;
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "git -C '%s' status --porcelain 2>/dev/null", src);
+    char cmd[1200], line[256];
+    snprintf(cmd, sizeof cmd, "git -C '%s' rev-parse HEAD 2>/dev/null", src);
     FILE *p = popen(cmd, "r");
     if (!p) return;
-    char line[256];
+    const bool same_head = fgets(line, sizeof line, p) && !strncmp(line, QINS_GIT_COMMIT, strlen(QINS_GIT_COMMIT));
+    if (pclose(p) != 0) return;
+    if (!same_head) {
+        snprintf(out, cap, "dirty");
+        return;
+    }
+    snprintf(cmd, sizeof cmd, "git -C '%s' status --porcelain 2>/dev/null", src);
+    p = popen(cmd, "r");
+    if (!p) return;
     bool any = false;
     while (fgets(line, sizeof line, p)) any = true;
-    int rc = pclose(p);
+    const int rc = pclose(p);
     if (rc == 0) snprintf(out, cap, "%s", any ? "dirty" : "clean");
 }
 
