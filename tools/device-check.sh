@@ -48,6 +48,15 @@ if ! { command -v h5cc >/dev/null || ls /usr/include/hdf5/serial/hdf5.h /usr/inc
     missing+=("HDF5 C library (libhdf5-dev)")
 fi
 ls /usr/include/csv.h >/dev/null 2>&1 || missing+=("libcsv (libcsv-dev)")
+# the phase-4 CUDA run opens the default model and text (core/paths.h's places); on the GPU machine
+# nothing outside the checkout exists, so they travel in ./models and ./data (ignored by git: pass
+# them in the device call's carry)
+found() { local f; for f in "$@"; do [ -r "$f" ] && return 0; done; return 1; }
+found "${QINS_MODELS:-/nonexistent}/stories260K.gguf" models/stories260K.gguf ../shared/models/stories260K.gguf ||
+    missing+=("stories260K.gguf (put it in ./models or set QINS_MODELS)")
+T=tinystories_train_sample_2MiB.txt
+found "${QINS_DATA:-/nonexistent}/$T" "data/$T" "$T" "../shared/data/$T" ||
+    missing+=("$T (put it in ./data or set QINS_DATA)")
 if [ ${#missing[@]} -gt 0 ]; then
     say "MISSING dependencies (Debian: build-essential cmake pkg-config libopenblas-dev libinih-dev libzstd-dev"
     say "  libcjson-dev libcriterion-dev libhdf5-dev libcsv-dev; CUDA toolkit for nvcc):"
