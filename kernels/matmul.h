@@ -62,6 +62,13 @@ void qins_gemv(const struct qins_wmat *w, const float *x, float *y);
 #define QINS_GEMM_TILE_ROWS 256
 #define QINS_GEMM_TILE_COLS 512
 int qins_gemm(const struct qins_wmat *w, const float *x, int n_tok, float *y);
+// The tiled driver behind qins_gemm and the fused GEMM (kernels/fused_matmul.h): decode(w, r0, nr,
+// c0, nc, buf, ld) writes an (nr, nc) tile of any weight format into buf; each tile then serves
+// the whole batch through sgemm. what names the caller in the out-of-memory error. Returns 0 or
+// QINS_ERR_NOMEM.
+typedef void (*qins_tile_decode_fn)(const void *w, int r0, int n_rows, int c0, int n_cols, float *out, size_t ld);
+int qins_gemm_tiled(const void *w, int rows, int cols, qins_tile_decode_fn decode, const float *x, int n_tok,
+                    float *y, const char *what);
 // y (n_tok, rows) = x · Wᵀ through qins_gemv for one token, qins_gemm for more. Returns 0 or < 0.
 int qins_matmul(const struct qins_wmat *w, const float *x, int n_tok, float *y);
 

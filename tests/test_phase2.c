@@ -11,6 +11,7 @@
 #include "common.h"
 #include "eval.h"
 #include "gate.h"
+#include "helpers/run_checks.h"
 #include "helpers/run_cmd.h"
 #include "helpers/shared_paths.h"
 #include "helpers/synth_runs.h"
@@ -109,11 +110,6 @@ static void record_gate1_go(const char *dir) {
     qins_gate_defs_free(&d);
 }
 
-static double metric(qins_runfile_t *f, const char *name) {
-    double v = NAN;
-    cr_assert_eq(qins_runfile_metric(f, name, &v, NULL, 0), QINS_OK, "metric %s recorded", name);
-    return v;
-}
 
 Test(phase2, tiny_run_feeds_gate_2) {
     char dir[512], cfg[700], cmd[3000];
@@ -141,7 +137,7 @@ Test(phase2, tiny_run_feeds_gate_2) {
                           "best_full/token_match",     "best_full/nonfinite_count",       "best_full/ppl_delta_pct",
                           "best_full/decode_ops_reduction_pct", "patternA_full/token_match", "patternA_layer0/token_match",
                           "best_full/phi35_decoded_elems_reduction_pct", "best_full/latency_us_per_token"};
-    for (size_t i = 0; i < sizeof need / sizeof *need; i++) (void)metric(f, need[i]);
+    for (size_t i = 0; i < sizeof need / sizeof *need; i++) (void)test_metric(f, need[i]);
     // the best variant is the one the rule names, recomputed here from the recorded figures
     const char *scopes[2] = {"layer0", "full"}, *kinds[2] = {"none", "lstsq"};
     for (int s = 0; s < 2; s++) {
@@ -153,18 +149,18 @@ Test(phase2, tiny_run_feeds_gate_2) {
             char var[64];
             snprintf(var, sizeof var, "%s_%s_a1_float", scopes[s], kinds[k]);
             snprintf(name, sizeof name, "%s/nonfinite_count", var);
-            if (metric(f, name) != 0) continue;
+            if (test_metric(f, name) != 0) continue;
             snprintf(name, sizeof name, "%s/token_match", var);
-            double tm = metric(f, name);
+            double tm = test_metric(f, name);
             snprintf(name, sizeof name, "%s/kld_mean", var);
-            double kl = metric(f, name);
+            double kl = test_metric(f, name);
             if (tm > wm || (tm == wm && kl < wk)) want = kinds[k], wm = tm, wk = kl;
         }
         if (want) {
             snprintf(name, sizeof name, "%s_%s_a1_float", scopes[s], want);
             cr_assert_str_eq(best, name, "scope %s: best by the rule", scopes[s]);
             snprintf(name, sizeof name, "best_%s/token_match", scopes[s]);
-            cr_assert_eq(metric(f, name), wm, "best_%s repeats its variant's figures", scopes[s]);
+            cr_assert_eq(test_metric(f, name), wm, "best_%s repeats its variant's figures", scopes[s]);
         }
         free(best);
     }

@@ -3,13 +3,13 @@
 // model reads every layer weight once per token; Huffman never beats the entropy), the gate
 // judges a forced run in preview, and bad configs are one error line with no run file or policy.
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gate.h"
+#include "helpers/run_checks.h"
 #include "helpers/run_cmd.h"
 #include "helpers/shared_paths.h"
 #include "helpers/synth_runs.h"
@@ -32,23 +32,6 @@ static int run_phase3(const char *res, const char *extra, char *out, size_t cap)
     return test_run_cmd(cmd, out, cap);
 }
 
-// Counts files under res/phase3 whose name contains what (complete, temporary or JSON).
-static int count_files(const char *res, const char *what) {
-    char dir[1200];
-    snprintf(dir, sizeof dir, "%s/phase3", res);
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d));) n += strstr(e->d_name, what) != NULL;
-    closedir(d);
-    return n;
-}
-
-static double metric(qins_runfile_t *f, const char *name) {
-    double v = NAN;
-    cr_assert_eq(qins_runfile_metric(f, name, &v, NULL, 0), 0, "metric %s missing", name);
-    return v;
-}
 
 Test(phase3, small_run_records_gate3_metrics_and_the_policy, .timeout = 600) {
     char res[1024], out[65536];
@@ -68,30 +51,30 @@ Test(phase3, small_run_records_gate3_metrics_and_the_policy, .timeout = 600) {
     int checked = 0;
     for (size_t i = 0; i < defs.n; i++)
         if (defs.c[i].gate == 3) {
-            cr_assert(isfinite(metric(f, defs.c[i].metric)), "%s", defs.c[i].metric);
+            cr_assert(isfinite(test_metric(f, defs.c[i].metric)), "%s", defs.c[i].metric);
             checked++;
         }
     cr_assert_geq(checked, 3);
     qins_gate_defs_free(&defs);
-    cr_assert_eq(metric(f, "entropy_samples"), 40);
-    cr_assert_eq(metric(f, "entropy_tokens"), 40 * 64);
-    cr_assert_eq(metric(f, "policy_defined"), 1);
+    cr_assert_eq(test_metric(f, "entropy_samples"), 40);
+    cr_assert_eq(test_metric(f, "entropy_tokens"), 40 * 64);
+    cr_assert_eq(test_metric(f, "policy_defined"), 1);
     // a dense model: every layer weight is read once per token, so only token_embd rows can be cold
-    cr_assert_eq(metric(f, "access/hottest_reads_per_token"), 1);
-    const double cold = metric(f, "access/cold_weight_fraction");
+    cr_assert_eq(test_metric(f, "access/hottest_reads_per_token"), 1);
+    const double cold = test_metric(f, "access/cold_weight_fraction");
     cr_assert(cold >= 0 && cold < 0.2, "cold fraction %g is at most the embedding's share of the weights", cold);
-    cr_assert(metric(f, "access/embd_rows_touched") <= 512);
+    cr_assert(test_metric(f, "access/embd_rows_touched") <= 512);
     // Huffman on 8-bit codes: never below the entropy, and within 1 bit of it plus its tables
-    const double h = metric(f, "qins8/entropy"), hb = metric(f, "qins8/huffman_bits");
+    const double h = test_metric(f, "qins8/entropy"), hb = test_metric(f, "qins8/huffman_bits");
     cr_assert(hb >= h, "Huffman %g bits/value below the entropy %g", hb, h);
-    cr_assert(metric(f, "qins8/bitpack_bits") > 8, "8-bit codes plus FP16 row scales");
-    cr_assert(metric(f, "bf16/exp_entropy") > 1 && metric(f, "bf16/exp_entropy") < 8);
-    cr_assert(metric(f, "kv/k_entropy") > 0 && metric(f, "kv/k_entropy") <= 8);
-    cr_assert(metric(f, "act_qins8/entropy") > 0 && metric(f, "act_int8/entropy") > 0);
-    cr_assert(metric(f, "qins8/decode_huffman_gbps") > 0);
-    cr_assert(isfinite(metric(f, "qins8_a2/entropy")), "the alpha sweep point");
-    cr_assert_eq(metric(f, "vpath/nonfinite_count"), 0);
-    cr_assert(metric(f, "vpath_qins8/entropy") > 0 && metric(f, "vpath_qins8/entropy") <= 8, "transported W' codes");
+    cr_assert(test_metric(f, "qins8/bitpack_bits") > 8, "8-bit codes plus FP16 row scales");
+    cr_assert(test_metric(f, "bf16/exp_entropy") > 1 && test_metric(f, "bf16/exp_entropy") < 8);
+    cr_assert(test_metric(f, "kv/k_entropy") > 0 && test_metric(f, "kv/k_entropy") <= 8);
+    cr_assert(test_metric(f, "act_qins8/entropy") > 0 && test_metric(f, "act_int8/entropy") > 0);
+    cr_assert(test_metric(f, "qins8/decode_huffman_gbps") > 0);
+    cr_assert(isfinite(test_metric(f, "qins8_a2/entropy")), "the alpha sweep point");
+    cr_assert_eq(test_metric(f, "vpath/nonfinite_count"), 0);
+    cr_assert(test_metric(f, "vpath_qins8/entropy") > 0 && test_metric(f, "vpath_qins8/entropy") <= 8, "transported W' codes");
     static const char *const paths[] = {"/plots/phase3_weight_entropy", "/plots/phase3_bits_vs_decode",
                                         "/plots/phase3_embedding_rank_frequency", "/plots/phase3_kv_entropy",
                                         "/plots/phase3_activation_entropy", "/summary/policy", "/summary/table"};
@@ -102,7 +85,7 @@ Test(phase3, small_run_records_gate3_metrics_and_the_policy, .timeout = 600) {
     cr_assert_eq(qins_policy_path(res, runs[0].run_id, json, sizeof json), 0);
     struct qins_policy pol = {0};
     cr_assert_eq(qins_policy_read_json(json, &pol), 0, "%s does not read back", json);
-    cr_assert_eq((double)pol.n, metric(f, "policy/tensors"));
+    cr_assert_eq((double)pol.n, test_metric(f, "policy/tensors"));
     cr_assert_str_eq(pol.run_id, runs[0].run_id);
     qins_policy_free(&pol);
     qins_runfile_close(f);
@@ -121,12 +104,10 @@ static void expect_config_error(const char *extra, const char *needle) {
     char res[1024], out[65536];
     cr_assert_eq(test_tmpdir(res, sizeof res), 0);
     cr_assert_neq(run_phase3(res, extra, out, sizeof out), 0, "qins-phase3 %s should fail", extra);
-    int lines = 0;
-    for (char *p = strstr(out, "error:"); p; p = strstr(p + 1, "error:")) lines++;
-    cr_assert_eq(lines, 1, "%s: expected one error line, got:\n%s", extra, out);
+    cr_assert_eq(test_error_lines(out), 1, "%s: expected one error line, got:\n%s", extra, out);
     cr_assert_not_null(strstr(out, needle), "%s: the error should mention '%s', got: %s", extra, needle, out);
-    cr_assert_eq(count_files(res, ".h5"), 0, "%s: no run file is left behind", extra);
-    cr_assert_eq(count_files(res, ".json"), 0, "%s: no policy file is left behind", extra);
+    cr_assert_eq(test_count_phase_files(res, 3, ".h5"), 0, "%s: no run file is left behind", extra);
+    cr_assert_eq(test_count_phase_files(res, 3, ".json"), 0, "%s: no policy file is left behind", extra);
 }
 
 Test(phase3, more_samples_than_the_slice_holds) { expect_config_error("--set phase3.samples=100000", "samples"); }

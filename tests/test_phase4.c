@@ -5,13 +5,13 @@
 // --import accepts only phase-4 runs, --cuda-only without a GPU writes nothing, and bad configs are
 // one error line with no run file.
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gate.h"
+#include "helpers/run_checks.h"
 #include "helpers/run_cmd.h"
 #include "helpers/shared_paths.h"
 #include "helpers/synth_runs.h"
@@ -36,28 +36,11 @@ static int run_phase4(const char *res, const char *extra, char *out, size_t cap)
     return test_run_cmd(cmd, out, cap);
 }
 
-// Counts files under res/phase4 whose name contains what.
-static int count_files(const char *res, const char *what) {
-    char dir[1200];
-    snprintf(dir, sizeof dir, "%s/phase4", res);
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d));) n += strstr(e->d_name, what) != NULL;
-    closedir(d);
-    return n;
-}
-
-static double metric(qins_runfile_t *f, const char *name) {
-    double v = NAN;
-    cr_assert_eq(qins_runfile_metric(f, name, &v, NULL, 0), 0, "metric %s missing", name);
-    return v;
-}
 
 static double variant_metric(qins_runfile_t *f, const char *variant, const char *name) {
     char full[256];
     snprintf(full, sizeof full, "%s/%s", variant, name);
-    return metric(f, full);
+    return test_metric(f, full);
 }
 
 Test(phase4, small_run_records_gate4_metrics, .timeout = 900) {
@@ -75,16 +58,16 @@ Test(phase4, small_run_records_gate4_metrics, .timeout = 900) {
     static const char *const gate_cpu[] = {"fused/critical_path_speedup", "fused/rel_error", "fused/runs_cpu",
                                            "e2e/speedup_geomean"};
     for (size_t i = 0; i < sizeof gate_cpu / sizeof *gate_cpu; i++)
-        cr_assert(isfinite(metric(f, gate_cpu[i])), "%s", gate_cpu[i]);
-    cr_assert_eq(metric(f, "fused/runs_cpu"), 1, "every fused kernel ran on the CPU");
-    cr_assert_lt(metric(f, "fused/rel_error"), 1e-3, "fused kernels within 0.1 %% of the FP64 reference");
-    cr_assert_gt(metric(f, "fused/critical_path_speedup"), 0);
-    cr_assert_gt(metric(f, "read_gbps"), 0);
+        cr_assert(isfinite(test_metric(f, gate_cpu[i])), "%s", gate_cpu[i]);
+    cr_assert_eq(test_metric(f, "fused/runs_cpu"), 1, "every fused kernel ran on the CPU");
+    cr_assert_lt(test_metric(f, "fused/rel_error"), 1e-3, "fused kernels within 0.1 %% of the FP64 reference");
+    cr_assert_gt(test_metric(f, "fused/critical_path_speedup"), 0);
+    cr_assert_gt(test_metric(f, "read_gbps"), 0);
     // the profile's selection covers what it was asked to and is written into the run
-    cr_assert_geq(metric(f, "model/selection_coverage"), 0.8);
-    cr_assert(isfinite(metric(f, "model/critical_path_speedup")));
-    cr_assert_gt(metric(f, "e2e_model_ctx64/fused_tok_s"), 0);
-    cr_assert_gt(metric(f, "e2e_model_ctx64/separate_tok_s"), 0);
+    cr_assert_geq(test_metric(f, "model/selection_coverage"), 0.8);
+    cr_assert(isfinite(test_metric(f, "model/critical_path_speedup")));
+    cr_assert_gt(test_metric(f, "e2e_model_ctx64/fused_tok_s"), 0);
+    cr_assert_gt(test_metric(f, "e2e_model_ctx64/separate_tok_s"), 0);
     // fused reads of the same bytes: the same greedy ids on the reference prompts as the separate ops
     cr_assert_eq(variant_metric(f, "qins8_fused", "ids_equal_separate"), 1);
     cr_assert_eq(variant_metric(f, "w_int8_fused", "ids_equal_separate"), 1);
@@ -135,7 +118,7 @@ Test(phase4, small_run_records_gate4_metrics, .timeout = 900) {
     snprintf(cmd, sizeof cmd, "%s/qins-phase4 --results %s --import %s", QINS_TEST_BIN_DIR, res, p3);
     cr_assert_neq(test_run_cmd(cmd, out, sizeof out), 0, "a phase-3 run imported:\n%s", out);
     cr_assert_not_null(strstr(out, "not a phase-4 run"), "%s", out);
-    cr_assert_eq(count_files(res, ".h5"), 1, "nothing was imported");
+    cr_assert_eq(test_count_phase_files(res, 4, ".h5"), 1, "nothing was imported");
     // a phase-4 run from another results folder joins this one
     char res2[1024];
     cr_assert_eq(test_tmpdir(res2, sizeof res2), 0);
@@ -154,18 +137,16 @@ Test(phase4, cuda_only_without_a_gpu_writes_nothing) {
     snprintf(cmd, sizeof cmd, "CUDA_VISIBLE_DEVICES= %s/qins-phase4 --cuda-only --out %s", QINS_TEST_BIN_DIR, res);
     cr_assert_neq(test_run_cmd(cmd, out, sizeof out), 0, "--cuda-only with no GPU visible:\n%s", out);
     cr_assert_not_null(strstr(out, "no CUDA GPU"), "%s", out);
-    cr_assert_eq(count_files(res, ".h5"), 0);
+    cr_assert_eq(test_count_phase_files(res, 4, ".h5"), 0);
 }
 
 static void expect_config_error(const char *extra, const char *needle) {
     char res[1024], out[65536];
     cr_assert_eq(test_tmpdir(res, sizeof res), 0);
     cr_assert_neq(run_phase4(res, extra, out, sizeof out), 0, "qins-phase4 %s should fail", extra);
-    int lines = 0;
-    for (char *p = strstr(out, "error:"); p; p = strstr(p + 1, "error:")) lines++;
-    cr_assert_eq(lines, 1, "%s: expected one error line, got:\n%s", extra, out);
+    cr_assert_eq(test_error_lines(out), 1, "%s: expected one error line, got:\n%s", extra, out);
     cr_assert_not_null(strstr(out, needle), "%s: the error should mention '%s', got: %s", extra, needle, out);
-    cr_assert_eq(count_files(res, ".h5"), 0, "%s: no run file is left behind", extra);
+    cr_assert_eq(test_count_phase_files(res, 4, ".h5"), 0, "%s: no run file is left behind", extra);
 }
 
 Test(phase4, unknown_key) { expect_config_error("--set phase4.colour=red", "colour"); }

@@ -254,41 +254,13 @@ void qins_cmat_gemv(const struct qins_cmat *m, const float *x, float *y) {
 
 // ---- GEMM
 
-static void gemm_tile(const struct qins_cmat *m, const float *x, int n_tok, float *y, int r0, float *buf) {
-    const int nr = m->rows - r0 < QINS_GEMM_TILE_ROWS ? m->rows - r0 : QINS_GEMM_TILE_ROWS;
-    for (int c0 = 0; c0 < m->cols; c0 += QINS_GEMM_TILE_COLS) {
-        const int nc = m->cols - c0 < QINS_GEMM_TILE_COLS ? m->cols - c0 : QINS_GEMM_TILE_COLS;
-        qins_cmat_decode(m, r0, nr, c0, nc, buf, (size_t)nc);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tok, nr, nc, 1.0f, x + c0, m->cols, buf, nc,
-                    c0 ? 1.0f : 0.0f, y + r0, m->rows);
-    }
+static void cmat_tile(const void *m, int r0, int n_rows, int c0, int n_cols, float *out, size_t ld) {
+    qins_cmat_decode(m, r0, n_rows, c0, n_cols, out, ld);
 }
 
+// a tile decoded once into a cache-resident buffer serves the whole batch (kernels/matmul.h's driver)
 int qins_cmat_gemm(const struct qins_cmat *m, const float *x, int n_tok, float *y) {
-    const int n_tiles = (m->rows + QINS_GEMM_TILE_ROWS - 1) / QINS_GEMM_TILE_ROWS;
-    const size_t buf_n = (size_t)(m->rows < QINS_GEMM_TILE_ROWS ? m->rows : QINS_GEMM_TILE_ROWS) *
-                         (m->cols < QINS_GEMM_TILE_COLS ? m->cols : QINS_GEMM_TILE_COLS);
-    const int nt = omp_get_max_threads();
-    if (nt <= 1 || n_tiles == 1 || omp_in_parallel()) {
-        float *buf = qins_alloc_aligned(buf_n * sizeof(float));
-        QINS_CHECK(buf, QINS_ERR_NOMEM, "fused gemm: out of memory for a %zu-float tile", buf_n);
-        for (int i = 0; i < n_tiles; i++) gemm_tile(m, x, n_tok, y, i * QINS_GEMM_TILE_ROWS, buf);
-        free(buf);
-        return 0;
-    }
-    // per-thread tile buffers, sgemm single-threaded inside the region (as qins_gemm)
-    int failed = 0;
-#pragma omp parallel num_threads(nt) reduction(| : failed)
-    {
-        float *buf = qins_alloc_aligned(buf_n * sizeof(float));
-        if (!buf) failed = 1;
-#pragma omp for schedule(dynamic, 1)
-        for (int i = 0; i < n_tiles; i++)
-            if (buf) gemm_tile(m, x, n_tok, y, i * QINS_GEMM_TILE_ROWS, buf);
-        free(buf);
-    }
-    QINS_CHECK(!failed, QINS_ERR_NOMEM, "fused gemm: out of memory for %d tiles of %zu floats", nt, buf_n);
-    return 0;
+    return qins_gemm_tiled(m, m->rows, m->cols, cmat_tile, x, n_tok, y, "fused gemm");
 }
 
 int qins_cmat_matmul(const struct qins_cmat *m, const float *x, int n_tok, float *y) {

@@ -191,30 +191,27 @@ void qins_gemv(const struct qins_wmat *w, const float *x, float *y) {
 // ---- GEMM
 
 // One row tile: for each column span, decode it into buf and accumulate its product into y.
-static void gemm_tile(const struct qins_wmat *w, const float *x, int n_tok, float *y, int r0, float *buf) {
-    const int nr = w->rows - r0 < QINS_GEMM_TILE_ROWS ? w->rows - r0 : QINS_GEMM_TILE_ROWS;
-    for (int c0 = 0; c0 < w->cols; c0 += QINS_GEMM_TILE_COLS) {
-        const int nc = w->cols - c0 < QINS_GEMM_TILE_COLS ? w->cols - c0 : QINS_GEMM_TILE_COLS;
-        qins_wmat_decode(w, r0, nr, c0, nc, buf, (size_t)nc);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tok, nr, nc, 1.0f, x + c0, w->cols, buf, nc,
-                    c0 ? 1.0f : 0.0f, y + r0, w->rows);
+static void gemm_tile(const void *w, int rows, int cols, qins_tile_decode_fn decode, const float *x, int n_tok,
+                      float *y, int r0, float *buf) {
+    const int nr = rows - r0 < QINS_GEMM_TILE_ROWS ? rows - r0 : QINS_GEMM_TILE_ROWS;
+    for (int c0 = 0; c0 < cols; c0 += QINS_GEMM_TILE_COLS) {
+        const int nc = cols - c0 < QINS_GEMM_TILE_COLS ? cols - c0 : QINS_GEMM_TILE_COLS;
+        decode(w, r0, nr, c0, nc, buf, (size_t)nc);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tok, nr, nc, 1.0f, x + c0, cols, buf, nc,
+                    c0 ? 1.0f : 0.0f, y + r0, rows);
     }
 }
 
-int qins_gemm(const struct qins_wmat *w, const float *x, int n_tok, float *y) {
-    if (w->type == QINS_W_F32) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tok, w->rows, w->cols, 1.0f, x, w->cols, w->data,
-                    w->cols, 0.0f, y, w->rows);
-        return 0;
-    }
-    const int n_tiles = (w->rows + QINS_GEMM_TILE_ROWS - 1) / QINS_GEMM_TILE_ROWS;
-    const size_t buf_n = (size_t)(w->rows < QINS_GEMM_TILE_ROWS ? w->rows : QINS_GEMM_TILE_ROWS) *
-                         (w->cols < QINS_GEMM_TILE_COLS ? w->cols : QINS_GEMM_TILE_COLS);
+int qins_gemm_tiled(const void *w, int rows, int cols, qins_tile_decode_fn decode, const float *x, int n_tok,
+                    float *y, const char *what) {
+    const int n_tiles = (rows + QINS_GEMM_TILE_ROWS - 1) / QINS_GEMM_TILE_ROWS;
+    const size_t buf_n = (size_t)(rows < QINS_GEMM_TILE_ROWS ? rows : QINS_GEMM_TILE_ROWS) *
+                         (cols < QINS_GEMM_TILE_COLS ? cols : QINS_GEMM_TILE_COLS);
     const int nt = omp_get_max_threads();
     if (nt <= 1 || n_tiles == 1 || omp_in_parallel()) {
         float *buf = qins_alloc_aligned(buf_n * sizeof(float));
-        QINS_CHECK(buf, QINS_ERR_NOMEM, "gemm: out of memory for a %zu-float tile", buf_n);
-        for (int i = 0; i < n_tiles; i++) gemm_tile(w, x, n_tok, y, i * QINS_GEMM_TILE_ROWS, buf);
+        QINS_CHECK(buf, QINS_ERR_NOMEM, "%s: out of memory for a %zu-float tile", what, buf_n);
+        for (int i = 0; i < n_tiles; i++) gemm_tile(w, rows, cols, decode, x, n_tok, y, i * QINS_GEMM_TILE_ROWS, buf);
         free(buf);
         return 0;
     }
@@ -227,11 +224,24 @@ int qins_gemm(const struct qins_wmat *w, const float *x, int n_tok, float *y) {
         if (!buf) failed = 1;
 #pragma omp for schedule(dynamic, 1)
         for (int i = 0; i < n_tiles; i++)
-            if (buf) gemm_tile(w, x, n_tok, y, i * QINS_GEMM_TILE_ROWS, buf);
+            if (buf) gemm_tile(w, rows, cols, decode, x, n_tok, y, i * QINS_GEMM_TILE_ROWS, buf);
         free(buf);
     }
-    QINS_CHECK(!failed, QINS_ERR_NOMEM, "gemm: out of memory for %d tiles of %zu floats", nt, buf_n);
+    QINS_CHECK(!failed, QINS_ERR_NOMEM, "%s: out of memory for %d tiles of %zu floats", what, nt, buf_n);
     return 0;
+}
+
+static void wmat_tile(const void *w, int r0, int n_rows, int c0, int n_cols, float *out, size_t ld) {
+    qins_wmat_decode(w, r0, n_rows, c0, n_cols, out, ld);
+}
+
+int qins_gemm(const struct qins_wmat *w, const float *x, int n_tok, float *y) {
+    if (w->type == QINS_W_F32) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tok, w->rows, w->cols, 1.0f, x, w->cols, w->data,
+                    w->cols, 0.0f, y, w->rows);
+        return 0;
+    }
+    return qins_gemm_tiled(w, w->rows, w->cols, wmat_tile, x, n_tok, y, "gemm");
 }
 
 int qins_matmul(const struct qins_wmat *w, const float *x, int n_tok, float *y) {

@@ -1,0 +1,11 @@
+// tests/helpers/run_checks.h — what the phase tests check of a phase binary's results folder and
+// output: files of a phase, error lines, metrics that must be recorded (Criterion asserts).
+#pragma once
+#include "runfile.h"
+
+// Files under res/phase<phase> whose name contains what (complete runs, temporaries, policies).
+int test_count_phase_files(const char *res, int phase, const char *what);
+// Occurrences of "error:" in out: a bad config must give exactly one.
+int test_error_lines(const char *out);
+// The metric's value; fails the test when it is not recorded.
+double test_metric(qins_runfile_t *f, const char *name);
