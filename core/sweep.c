@@ -401,13 +401,17 @@ double *qins_series_add(struct qins_series *ps, const char *name) {
     if (qins_grow(&ps->names, &ps->cap, ps->n_series + 1, sizeof *ps->names) < 0 ||
         qins_grow(&ps->y, &ps->y_cap, (ps->n_series + 1) * (ps->n ? ps->n : 1), sizeof *ps->y) < 0)
         return NULL;
+    // a copy: callers build names in loop-local buffers (two ASan finds before this)
+    char *copy = strdup(name ? name : "");
+    if (!copy) return NULL;
     double *row = ps->y + ps->n_series * ps->n;
     for (size_t i = 0; i < ps->n; i++) row[i] = NAN;
-    ps->names[ps->n_series++] = name;
+    ps->names[ps->n_series++] = copy;
     return row;
 }
 
 void qins_series_free(struct qins_series *ps) {
+    for (size_t i = 0; i < ps->n_series; i++) free((void *)ps->names[i]);
     free(ps->x), free(ps->y), free(ps->names);
     memset(ps, 0, sizeof *ps);
 }

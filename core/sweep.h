@@ -180,11 +180,11 @@ struct qins_series {
     size_t n, n_series, cap, y_cap; // cap: names, y_cap: doubles in y
     double *x;                    // (n)
     double *y;                    // (n_series, n)
-    const char **names;           // (n_series) not owned
+    const char **names;           // (n_series) copies, owned (freed by qins_series_free)
 };
 // Returns 0 or QINS_ERR_NOMEM.
 int qins_series_init(struct qins_series *ps, size_t n);
-// Adds a series and returns its row (n values, NaN; valid until the next add: rows move) or NULL
+// Adds a series (its name copied) and returns its row (n values, NaN; valid until the next add: rows move) or NULL
 // when out of memory.
 double *qins_series_add(struct qins_series *ps, const char *name);
 // Records plot p with ps's x, y and names (p's n, x, y, n_series, series are filled in), then

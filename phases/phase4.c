@@ -338,7 +338,10 @@ static int run_model(struct phase4 *P, struct model_run *r) {
 }
 
 static void free_model(struct model_run *r) {
-    for (int c = 0; c < N_CFG; c++) qins_model_free(r->m[c]);
+    for (int c = 0; c < N_CFG; c++) {
+        if (r->m[c]) qins_model_reset_slots(r->m[c]); // the codec slots' own buffers
+        qins_model_free(r->m[c]);
+    }
     free(r->tok_s);
 }
 
