@@ -103,10 +103,7 @@ Test(phase3, small_run_records_gate3_metrics_and_the_policy, .timeout = 600) {
 static void expect_config_error(const char *extra, const char *needle) {
     char res[1024], out[65536];
     cr_assert_eq(test_tmpdir(res, sizeof res), 0);
-    cr_assert_neq(run_phase3(res, extra, out, sizeof out), 0, "qins-phase3 %s should fail", extra);
-    cr_assert_eq(test_error_lines(out), 1, "%s: expected one error line, got:\n%s", extra, out);
-    cr_assert_not_null(strstr(out, needle), "%s: the error should mention '%s', got: %s", extra, needle, out);
-    cr_assert_eq(test_count_phase_files(res, 3, ".h5"), 0, "%s: no run file is left behind", extra);
+    test_expect_config_error(run_phase3(res, extra, out, sizeof out), out, res, 3, extra, needle);
     cr_assert_eq(test_count_phase_files(res, 3, ".json"), 0, "%s: no policy file is left behind", extra);
 }
 

@@ -143,10 +143,7 @@ Test(phase4, cuda_only_without_a_gpu_writes_nothing) {
 static void expect_config_error(const char *extra, const char *needle) {
     char res[1024], out[65536];
     cr_assert_eq(test_tmpdir(res, sizeof res), 0);
-    cr_assert_neq(run_phase4(res, extra, out, sizeof out), 0, "qins-phase4 %s should fail", extra);
-    cr_assert_eq(test_error_lines(out), 1, "%s: expected one error line, got:\n%s", extra, out);
-    cr_assert_not_null(strstr(out, needle), "%s: the error should mention '%s', got: %s", extra, needle, out);
-    cr_assert_eq(test_count_phase_files(res, 4, ".h5"), 0, "%s: no run file is left behind", extra);
+    test_expect_config_error(run_phase4(res, extra, out, sizeof out), out, res, 4, extra, needle);
 }
 
 Test(phase4, unknown_key) { expect_config_error("--set phase4.colour=red", "colour"); }

@@ -29,3 +29,11 @@ double test_metric(qins_runfile_t *f, const char *name) {
     cr_assert_eq(qins_runfile_metric(f, name, &v, NULL, 0), 0, "metric %s missing", name);
     return v;
 }
+
+void test_expect_config_error(int rc, const char *out, const char *res, int phase, const char *extra,
+                              const char *needle) {
+    cr_assert_neq(rc, 0, "qins-phase%d %s should fail", phase, extra);
+    cr_assert_eq(test_error_lines(out), 1, "%s: expected one error line, got:\n%s", extra, out);
+    cr_assert_not_null(strstr(out, needle), "%s: the error should mention '%s', got: %s", extra, needle, out);
+    cr_assert_eq(test_count_phase_files(res, phase, ".h5"), 0, "%s: no run file is left behind", extra);
+}

@@ -9,3 +9,7 @@ int test_count_phase_files(const char *res, int phase, const char *what);
 int test_error_lines(const char *out);
 // The metric's value; fails the test when it is not recorded.
 double test_metric(qins_runfile_t *f, const char *name);
+// A phase binary run with a bad config (extra: its --set) failed with exit status rc: exactly one
+// error line that mentions needle, and no run file under res/phase<phase> (Criterion asserts).
+void test_expect_config_error(int rc, const char *out, const char *res, int phase, const char *extra,
+                              const char *needle);
