@@ -347,6 +347,10 @@ static void free_model(struct model_run *r) {
 
 // ---- kernel benchmarks
 
+// The largest error so far; a NaN stays NaN (fmax would drop it, and Gate 4 would pass a kernel
+// that produced NaN).
+static double worst_error(double worst, double e) { return isnan(worst) || isnan(e) ? NAN : fmax(worst, e); }
+
 struct shape { int rows, cols; };
 
 static int kernel_row(struct phase4 *P, const char *shape_label, struct shape sh, const char *codec, const char *gran,
@@ -364,7 +368,7 @@ static int kernel_row(struct phase4 *P, const char *shape_label, struct shape sh
         const struct qins_fb_row *w = &rows[o];
         if (o == QINS_FB_FUSED || o == QINS_FB_HUFFMAN) {
             if (w->skipped && (o == QINS_FB_FUSED || spec.huffman)) P->all_ran = 0;
-            if (!w->skipped) P->max_rel_err = fmax(P->max_rel_err, w->max_rel_err);
+            if (!w->skipped) P->max_rel_err = worst_error(P->max_rel_err, w->max_rel_err);
         }
         if (w->skipped) continue;
         const char *op = qins_fb_op_name((enum qins_fb_op)o);
@@ -466,7 +470,7 @@ static int run_attention(struct phase4 *P) {
                 st = qins_attn_bench_run(&shapes[s], (int)P->ctxs[c], spec, P->e->threads,
                                          (int)qins_config_int(cfg, "phase4", "attn_reps"), P->read_gbps, &w);
                 if (st < 0) break;
-                P->max_rel_err = fmax(P->max_rel_err, w.max_rel_err);
+                P->max_rel_err = worst_error(P->max_rel_err, w.max_rel_err);
                 char pre[96];
                 snprintf(pre, sizeof pre, "kv_%s_ctx%d_%s", shapes[s].name, (int)P->ctxs[c], specs[k]);
                 const struct qins_named_metric m[] = {
