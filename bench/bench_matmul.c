@@ -4,7 +4,7 @@
 // through OpenBLAS sgemv, which decides the engine's F32 GEMV), and GEMM GFLOP/s for a prompt
 // batch against OpenBLAS sgemm on FP32 weights of the same shape. Each kernel is first checked
 // against its reference on the benchmark's own matrix.
-// Usage: qins-bench-matmul [--threads 1,2] [--batch 128] [--reps 5] [--isa scalar|avx2|avx512]
+// Usage: qins-bench-matmul [--threads 1,2] [--batch 128] [--reps 5] [--isa scalar|avx2|avx512|avx512vnni]
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -103,7 +103,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--isa") && i + 1 < argc) isa = argv[++i];
         else {
-            fprintf(stderr, "usage: qins-bench-matmul [--threads 1,2] [--batch 128] [--reps 5] [--isa scalar|avx2|avx512]\n");
+            fprintf(stderr, "usage: qins-bench-matmul [--threads 1,2] [--batch 128] [--reps 5] [--isa scalar|avx2|avx512|avx512vnni]\n");
             return 2;
         }
     }
@@ -113,9 +113,10 @@ int main(int argc, char **argv) {
     }
     if (isa) {
         enum qins_isa want = !strcmp(isa, "scalar") ? QINS_ISA_SCALAR : !strcmp(isa, "avx2") ? QINS_ISA_AVX2
-                           : !strcmp(isa, "avx512") ? QINS_ISA_AVX512 : QINS_ISA_AUTO;
+                           : !strcmp(isa, "avx512") ? QINS_ISA_AVX512
+                           : !strcmp(isa, "avx512vnni") ? QINS_ISA_AVX512_VNNI : QINS_ISA_AUTO;
         if (want == QINS_ISA_AUTO) {
-            fprintf(stderr, "qins-bench-matmul: --isa must be scalar, avx2 or avx512, got '%s'\n", isa);
+            fprintf(stderr, "qins-bench-matmul: --isa must be scalar, avx2, avx512 or avx512vnni, got '%s'\n", isa);
             return 2;
         }
         qins_matmul_set_isa(want);

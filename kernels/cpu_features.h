@@ -12,6 +12,7 @@ struct qins_cpu_features {
     bool avx, avx2, fma, f16c;                      // usable: OS saves YMM state
     bool avx512f, avx512bw, avx512vl, avx512_bf16;  // usable: OS saves opmask + ZMM state
     bool avx512vbmi;                                // byte permutes (the fused 8-bit LUT read)
+    bool avx512vnni;                                // int8 dot products (the integer Q8_0 GEMV)
 };
 
 // Fills *f from CPUID/XGETBV (read once, cached; thread-safe after the first call). Returns nothing.

@@ -12,7 +12,9 @@
 // on the matrix width and the ISA, never on the thread count or the row split, so results are
 // reproducible for a build, an ISA and any thread count. Q8_0 sums q·x within a block, then
 // adds d·(block sum) — d·q is exact in FP32, so this differs from dequantise-then-multiply only
-// by the rounding of the sums (QINS_MATMUL_REL_TOL below bounds it in the tests).
+// by the rounding of the sums (QINS_MATMUL_REL_TOL below bounds it in the tests). Where the
+// CPU has AVX-512 VNNI, the Q8_0 GEMV rounds x to a 23-bit block-scaled integer instead and sums
+// exactly in integers (kernels/q8_int.h); the Q8_0 GEMM and every other type are unchanged.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -74,12 +76,21 @@ int qins_matmul(const struct qins_wmat *w, const float *x, int n_tok, float *y);
 
 // Which vector ISA the dispatchers use: the best this CPU has (auto), or a forced one for tests
 // and benchmarks. Setting an ISA the CPU lacks falls back to the best available one below it.
-enum qins_isa { QINS_ISA_SCALAR = 0, QINS_ISA_AVX2 = 1, QINS_ISA_AVX512 = 2, QINS_ISA_AUTO = 3 };
+// AVX512_VNNI is AVX-512 with the integer Q8_0 GEMV (kernels/q8_int.h); every other kernel
+// is the AVX-512 one there.
+enum qins_isa { QINS_ISA_SCALAR = 0, QINS_ISA_AVX2 = 1, QINS_ISA_AVX512 = 2, QINS_ISA_AVX512_VNNI = 3, QINS_ISA_AUTO = 4 };
 void qins_matmul_set_isa(enum qins_isa isa);
 enum qins_isa qins_matmul_isa(void); // the ISA in use now
 const char *qins_isa_name(enum qins_isa isa);
 
 
+// Every GEMV kernel prefetches its weight stream this far ahead. Measured with `qins bench` (tg32
+// at Phi-3.5-mini shapes, 2 blocks, fraction of the paired read probe, 1 / 2 threads) on
+// "Intel(R) Xeon(R) Processor" with AVX-512 VNNI: without it F16 81 / 79 %, F32 98 / 86 %,
+// Q8_0 (integer dot) 85-93 / 80-83 %; with 4 KiB F16 102 / 91 %, F32 101 / 99 %, Q8_0 84-85 /
+// 75-84 %; 8 KiB and 16 KiB the same within the machine's noise, 2 KiB slower (Q8_0 77-80 / 70-79 %). The hardware prefetcher alone leaves the loops waiting on memory once they stop being
+// compute-bound. (An earlier test of short distances, a few lines ahead, measured slower.)
+#define QINS_GEMV_PREFETCH_BYTES 4096
 // ---- the per-ISA decode stages (kernels/cpu/matmul_simd.inc), for the dispatcher and tests.
 // dot: one row (cols weights) · x. dot4: y[r] = row r · x for the 4 rows row_bytes apart, each
 // with exactly dot's arithmetic. span: out[0..n) = weights c0..c0+n of one row (Q8_0: c0 % 32 == 0).

@@ -45,6 +45,7 @@ static void detect(struct qins_cpu_features *f) {
         f->avx512bw = f->avx512f && ((b7 >> 30) & 1);
         f->avx512vl = f->avx512f && ((b7 >> 31) & 1);
         f->avx512vbmi = f->avx512f && ((c7 >> 1) & 1);
+        f->avx512vnni = f->avx512f && ((c7 >> 11) & 1);
         if (a7 >= 1) {
             unsigned a71, b71, c71, d71;
             __cpuid_count(7, 1, a71, b71, c71, d71);
@@ -70,7 +71,7 @@ char *qins_cpu_features_str(const struct qins_cpu_features *f, char *out, size_t
     const struct { bool on; const char *name; } v[] = {
         {f->avx, "avx"}, {f->avx2, "avx2"}, {f->fma, "fma"}, {f->f16c, "f16c"}, {f->avx512f, "avx512f"},
         {f->avx512bw, "avx512bw"}, {f->avx512vl, "avx512vl"}, {f->avx512_bf16, "avx512_bf16"},
-        {f->avx512vbmi, "avx512vbmi"}};
+        {f->avx512vbmi, "avx512vbmi"}, {f->avx512vnni, "avx512vnni"}};
     size_t len = 0;
     if (cap) out[0] = 0;
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)

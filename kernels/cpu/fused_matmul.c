@@ -183,7 +183,7 @@ void qins_fused_set_lut(enum qins_fused_lut mode) { lut_requested = mode; }
 //           k = 8: gather 3.8 (no permute variant: 32 table registers do not exist).
 // (k = 4 always permutes: one vpermps on AVX-512, about 10 G codes/s; two + blendv on AVX2, 4.7.)
 static enum qins_fused_lut lut_auto(enum qins_isa isa, int k) {
-    return isa == QINS_ISA_AVX512 && (k == 6 || have_vbmi()) ? QINS_FUSED_LUT_PERMUTE : QINS_FUSED_LUT_GATHER;
+    return isa >= QINS_ISA_AVX512 && (k == 6 || have_vbmi()) ? QINS_FUSED_LUT_PERMUTE : QINS_FUSED_LUT_GATHER;
 }
 
 enum qins_fused_lut qins_fused_lut_in_use(int k) {
@@ -197,6 +197,7 @@ enum qins_fused_lut qins_fused_lut_in_use(int k) {
 
 static const struct qins_fused_isa_kernels *isa_kernels(void) {
     switch (qins_matmul_isa()) {
+    case QINS_ISA_AVX512_VNNI: // nothing VNNI-specific among the codec kernels
     case QINS_ISA_AVX512: return &qins_fused_avx512;
     case QINS_ISA_AVX2: return &qins_fused_avx2;
     default: return NULL;

@@ -10,6 +10,7 @@
 
 #include "common.h"
 #include "cpu_features.h"
+#include "q8_int.h"
 
 // ---- formats
 
@@ -112,7 +113,10 @@ static enum qins_isa requested = QINS_ISA_AUTO;
 
 static enum qins_isa best_isa(void) {
     static const enum qins_isa by_level[3] = {QINS_ISA_SCALAR, QINS_ISA_AVX2, QINS_ISA_AVX512};
-    return by_level[qins_cpu_simd_level()];
+    const enum qins_isa isa = by_level[qins_cpu_simd_level()];
+    struct qins_cpu_features f;
+    qins_cpu_features_get(&f);
+    return isa == QINS_ISA_AVX512 && f.avx512vnni ? QINS_ISA_AVX512_VNNI : isa;
 }
 
 void qins_matmul_set_isa(enum qins_isa isa) { requested = isa; }
@@ -123,12 +127,13 @@ enum qins_isa qins_matmul_isa(void) {
 }
 
 const char *qins_isa_name(enum qins_isa isa) {
-    static const char *names[] = {"scalar", "avx2", "avx512", "auto"};
+    static const char *names[] = {"scalar", "avx2", "avx512", "avx512vnni", "auto"};
     return isa >= 0 && isa <= QINS_ISA_AUTO ? names[isa] : "?";
 }
 
 static const struct qins_matmul_isa_kernels *kernels(void) {
     switch (qins_matmul_isa()) {
+    case QINS_ISA_AVX512_VNNI:
     case QINS_ISA_AVX512: return &qins_matmul_avx512;
     case QINS_ISA_AVX2: return &qins_matmul_avx2;
     default: return &scalar_kernels;
@@ -147,7 +152,17 @@ void qins_wmat_decode(const struct qins_wmat *w, int r0, int n_rows, int c0, int
 // (one sequential stream); longer x is loaded once per four rows instead.
 #define GEMV_X_L1_BYTES (16u << 10)
 
-void qins_gemv_rows(const struct qins_wmat *w, const float *x, float *y, int r0, int n) {
+// Rows through the integer Q8_0 dot (kernels/q8_int.h): one row at a time, x's digits stay in L1/L2.
+static void gemv_rows_q8x(const struct qins_wmat *w, const struct qins_q8x *xq, float *y, int r0, int n) {
+    const uint8_t *base = w->data;
+    for (int r = r0; r < r0 + n; r++) y[r] = qins_q8x_dot_avx512vnni(base + (size_t)r * w->row_bytes, xq);
+}
+
+static int use_q8x(const struct qins_wmat *w) {
+    return w->type == QINS_W_Q8_0 && qins_matmul_isa() == QINS_ISA_AVX512_VNNI;
+}
+
+static void gemv_rows_float(const struct qins_wmat *w, const float *x, float *y, int r0, int n) {
     const struct qins_matmul_isa_kernels *k = kernels();
     const uint8_t *base = w->data;
     if ((size_t)w->cols * sizeof(float) <= GEMV_X_L1_BYTES) {
@@ -160,6 +175,17 @@ void qins_gemv_rows(const struct qins_wmat *w, const float *x, float *y, int r0,
     int r = r0;
     for (; r + 4 <= r0 + n; r += 4) dot4(base + (size_t)r * w->row_bytes, w->row_bytes, w->cols, x, y + r);
     for (; r < r0 + n; r++) y[r] = dot(base + (size_t)r * w->row_bytes, w->cols, x);
+}
+
+// Out of memory for x's digits is not an error: the FP32 dot needs none.
+void qins_gemv_rows(const struct qins_wmat *w, const float *x, float *y, int r0, int n) {
+    struct qins_q8x xq;
+    if (use_q8x(w) && qins_q8x_prepare(&xq, x, w->cols) == 0) {
+        gemv_rows_q8x(w, &xq, y, r0, n);
+        qins_q8x_free(&xq);
+        return;
+    }
+    gemv_rows_float(w, x, y, r0, n);
 }
 
 // Below this many weight bytes a parallel region costs more than the second thread gives.
@@ -179,13 +205,18 @@ void qins_gemv(const struct qins_wmat *w, const float *x, float *y) {
         qins_gemv_rows(w, x, y, 0, w->rows);
         return;
     }
+    // x's digits once for all threads
+    struct qins_q8x xq;
+    const int q8x = use_q8x(w) && qins_q8x_prepare(&xq, x, w->cols) == 0;
     // one contiguous run of rows per thread: each thread's weights are one sequential stream
 #pragma omp parallel num_threads(nt)
     {
         const int t = omp_get_thread_num(), n = omp_get_num_threads();
         const int r0 = (int)((long)w->rows * t / n), r1 = (int)((long)w->rows * (t + 1) / n);
-        if (r1 > r0) qins_gemv_rows(w, x, y, r0, r1 - r0);
+        if (r1 > r0 && q8x) gemv_rows_q8x(w, &xq, y, r0, r1 - r0);
+        else if (r1 > r0) gemv_rows_float(w, x, y, r0, r1 - r0);
     }
+    if (q8x) qins_q8x_free(&xq);
 }
 
 // ---- GEMM
