@@ -13,6 +13,7 @@
 // Does not own: the dispatch (kernels/cpu/matmul.c decides when this path runs). Errors: out
 // of memory on prepare (QINS_ERR_NOMEM, not logged: the caller falls back to the FP32 dot).
 #pragma once
+#include <stddef.h>
 #include <stdint.h>
 
 #define QINS_Q8X_QMAX 4194303 // 2^22 - 1: 4 products of |w| ≤ 128 by |q| ≤ QMAX fit an int32 lane
@@ -36,3 +37,6 @@ void qins_q8x_free(struct qins_q8x *p);
 // integer sums (in 4-column lanes) and adds the scaled lanes in a different FP32 order.
 float qins_q8x_dot_ref(const uint8_t *row, const struct qins_q8x *p);
 float qins_q8x_dot_avx512vnni(const uint8_t *row, const struct qins_q8x *p);
+// y[0..3] = the dots of the four rows at w, w + stride, w + 2·stride, w + 3·stride: digits loaded
+// once for all four, each row exactly qins_q8x_dot_avx512vnni's arithmetic (the same bits).
+void qins_q8x_dot4_avx512vnni(const uint8_t *w, size_t stride, const struct qins_q8x *p, float *y);
