@@ -38,10 +38,11 @@ int qins_q8x_prepare(struct qins_q8x *p, const float *x, int cols) {
         // a NaN or an infinity makes the block's scale NaN, so every dot that reads it is NaN,
         // as the FP32 dot would be (the harness's NaN checks see it), never a silent zero
         const float d = !finite ? NAN : amax > 0 ? amax / QINS_Q8X_QMAX : 0.0f;
-        const float inv = finite && amax > 0 ? QINS_Q8X_QMAX / amax : 0.0f;
+        // in double: QMAX / amax overflows a float for blocks below about 1e-32
+        const double inv = finite && amax > 0 ? QINS_Q8X_QMAX / (double)amax : 0.0;
         uint32_t lane_sum = 0;
         for (int i = 0; i < QINS_Q8_0_BLOCK; i++) {
-            long q = lrintf(xb[i] * inv);
+            long q = lrint(xb[i] * inv);
             q = q > QINS_Q8X_QMAX ? QINS_Q8X_QMAX : q < -QINS_Q8X_QMAX ? -QINS_Q8X_QMAX : q;
             const size_t c = (size_t)b * QINS_Q8_0_BLOCK + i;
             digits((int32_t)q, &p->digit[0][c], &p->digit[1][c], &p->digit[2][c]);
