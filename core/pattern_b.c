@@ -166,18 +166,22 @@ int qins_pb_variant_inmodel(struct qins_pb *pb, struct qins_pb_variant *pv) {
     qins_calib_opts_default(&o);
     o.in_site = pb->slot.in_site, o.out_site = pb->slot.out_site;
     int st = qins_calib_capture_heldout(&cap, pb->m, pb->text, ~0ull, &o);
-    pv->nonfinite_inmodel = 0;
-    for (int l = 0; st == 0 && l < pb->L; l++) {
-        const struct qins_calib_stats *r = qins_calib_get(&pb->ref, l, pb->slot.out_site),
-                                      *x = qins_calib_get(&cap, l, pb->slot.out_site);
-        pv->nonfinite_inmodel += (double)x->n_nonfinite;
-        // rows with NaN/Inf were skipped, so the rows no longer pair up: the error is undefined
-        pv->err_inmodel[l] = x->n_nonfinite || x->n_heldout != r->n_heldout
-                                 ? NAN
-                                 : qins_rel_error(x->heldout, r->heldout, x->n_heldout * x->dim, NULL);
-    }
+    pv->nonfinite_inmodel = st == 0 ? qins_pb_capture_error(&pb->ref, &cap, pb->L, pb->slot.out_site, pv->err_inmodel) : 0;
     qins_calib_free(&cap);
     return st;
+}
+
+double qins_pb_capture_error(const struct qins_calib *ref, const struct qins_calib *x, int L, enum qins_site site,
+                             double *err) {
+    double nonfinite = 0;
+    for (int l = 0; l < L; l++) {
+        const struct qins_calib_stats *r = qins_calib_get(ref, l, site), *c = qins_calib_get(x, l, site);
+        nonfinite += (double)c->n_nonfinite;
+        // rows with NaN/Inf were skipped, so the rows no longer pair up: the error is undefined
+        err[l] = c->n_nonfinite || c->n_heldout != r->n_heldout ? NAN
+                                                                : qins_rel_error(c->heldout, r->heldout, c->n_heldout * c->dim, NULL);
+    }
+    return nonfinite;
 }
 
 double qins_pb_variant_nonfinite(struct qins_pb_variant *pv, const struct qins_variant *v) {

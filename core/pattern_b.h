@@ -83,6 +83,11 @@ void qins_pb_variant_slot_figures(struct qins_pb *pb, struct qins_pb_variant *pv
 // The output site's error per layer inside the model as installed, against the reference
 // (layers whose rows held NaN/Inf: NaN, counted). Returns 0 or < 0.
 int qins_pb_variant_inmodel(struct qins_pb *pb, struct qins_pb_variant *pv);
+// The held-out rows of site in capture x against the same rows of ref, per layer (L): rel_error
+// into err (NaN where x skipped rows holding NaN/Inf: the rows no longer pair up). Returns the
+// number of such rows.
+double qins_pb_capture_error(const struct qins_calib *ref, const struct qins_calib *x, int L, enum qins_site site,
+                             double *err);
 // Sets nonfinite_count from the figures: logits and generation steps (unless failed), in-model,
 // and the transport's; a failed variant with no count is NaN (unknown, not 0). Returns it.
 double qins_pb_variant_nonfinite(struct qins_pb_variant *pv, const struct qins_variant *v);

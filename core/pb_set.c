@@ -110,16 +110,7 @@ static int resid_error(struct qins_pbs *ps, struct qins_pbs_variant *pv) {
     struct qins_calib_opts o;
     resid_opts(&o);
     int st = qins_calib_capture_heldout(&cap, ps->m, ps->text, ~0ull, &o);
-    pv->nonfinite_resid = 0;
-    for (int l = 0; st == 0 && l < ps->L; l++) {
-        const struct qins_calib_stats *r = qins_calib_get(&ps->resid, l, QINS_SITE_RESID),
-                                      *x = qins_calib_get(&cap, l, QINS_SITE_RESID);
-        pv->nonfinite_resid += (double)x->n_nonfinite;
-        // rows with NaN/Inf were skipped: the rows no longer pair up, the error is undefined
-        pv->resid_err[l] = x->n_nonfinite || x->n_heldout != r->n_heldout
-                               ? NAN
-                               : qins_rel_error(x->heldout, r->heldout, x->n_heldout * x->dim, NULL);
-    }
+    pv->nonfinite_resid = st == 0 ? qins_pb_capture_error(&ps->resid, &cap, ps->L, QINS_SITE_RESID, pv->resid_err) : 0;
     qins_calib_free(&cap);
     return st;
 }

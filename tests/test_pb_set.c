@@ -12,23 +12,13 @@
 #include "codec.h"
 #include "eval.h"
 #include "helpers/shared_paths.h"
+#include "helpers/synth_rows.h"
 #include "kv.h"
 #include "model.h"
 #include "pb_set.h"
 #include "silu_lut.h"
 #include "slots.h"
 #include "transport.h"
-
-static double urand(uint64_t *s, double lo, double hi) {
-    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
-    return lo + (hi - lo) * (double)(*s >> 11) / 9007199254740992.0;
-}
-
-static void stats_from(struct qins_calib_stats *st, const float *x, int n, int dim) {
-    cr_assert_eq(qins_calib_stats_init(st, dim, 4096, n, 0, 7), 0);
-    qins_calib_stats_add(st, x, n, false);
-    cr_assert_eq(qins_calib_stats_finish(st), 0);
-}
 
 // y_i = c_i x_{sel(i)} with c a power of two: E_out(y_i) = sign(c_i) E(x_sel(i)) exactly when the
 // output scale is |c_i| times the input's (absmax of the same rows), so W' is a signed selection.
@@ -37,7 +27,7 @@ static void selection(float *w, int n_out, int n_in, int shift, uint64_t *r) {
     for (int i = 0; i < n_out; i++) {
         // outputs that share an input get different magnitudes: SiLU(c x) for two c is not
         // proportional, so the down_proj inputs built from them are not collinear
-        const float c = ldexpf(1.0f, i / n_in) * (urand(r, 0, 1) < 0.5 ? -1.0f : 1.0f);
+        const float c = ldexpf(1.0f, i / n_in) * (test_urand(r, 0, 1) < 0.5 ? -1.0f : 1.0f);
         w[(size_t)i * n_in + (i * 7 + shift) % n_in] = c;
     }
 }
@@ -53,7 +43,7 @@ static void matmul(const float *w, int n_out, int n_in, const float *x, int n, f
 
 static void fit(const char *what, const float *w, int n_out, int n_in, const float *x, int n, struct qins_transport *t) {
     struct qins_calib_stats in;
-    stats_from(&in, x, n, n_in);
+    test_stats_from(&in, x, n, n_in);
     struct qins_transport_params p;
     qins_transport_params_default(&p);
     p.kind = QINS_TRANSPORT_LSTSQ, p.alpha = 1.5, p.ridge = 1e-12;
@@ -73,7 +63,7 @@ Test(pb_set, lstsq_recovers_an_mlp_that_is_linear_in_the_encoded_domain) {
     selection(wg, F, E, 0, &r), selection(wu, F, E, 3, &r), selection(wd, E, F, 1, &r);
     float *x = malloc(N * E * sizeof(float)), *g = malloc(N * F * sizeof(float)), *u = malloc(N * F * sizeof(float));
     float *h = malloc(N * F * sizeof(float)), *y = malloc(N * E * sizeof(float)), *yt = malloc(N * E * sizeof(float));
-    for (int i = 0; i < N * E; i++) x[i] = (float)urand(&r, -3, 3);
+    for (int i = 0; i < N * E; i++) x[i] = (float)test_urand(&r, -3, 3);
     // the FP32 MLP: down(SiLU(gate x) * up x)
     matmul(wg, F, E, x, N, g), matmul(wu, F, E, x, N, u);
     for (int i = 0; i < N * F; i++) h[i] = g[i] / (1.0f + expf(-g[i])) * u[i];

@@ -7,15 +7,11 @@
 #include <stdlib.h>
 
 #include "calib.h"
+#include "helpers/synth_rows.h"
 #include "common.h"
 #include "eval.h"
 #include "silu_lut.h"
 #include "transport.h"
-
-static double urand(uint64_t *s, double lo, double hi) {
-    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
-    return lo + (hi - lo) * (double)(*s >> 11) / 9007199254740992.0;
-}
 
 // E with output scale t (transport.h): sign(y) / (1 + a |y / t|).
 static double enc(double y, double t, double a) { return copysign(1.0 / (1.0 + a * fabs(y / t)), y); }
@@ -49,7 +45,7 @@ Test(silu_lut, entries_are_silu_of_the_decoded_codes_and_within_the_bound) {
             double worst_ratio = 0;
             for (int k = 0; k < 20000; k++) {
                 const int i = k % 3;
-                const double x = urand(&r, -8, 8) * scales[i];
+                const double x = test_urand(&r, -8, 8) * scales[i];
                 const int c = qins_transport_grid_code(enc(x, scales[i], a), bits);
                 const double xq = qins_transport_decode_z(qins_transport_grid_z(c, bits), scales[i], a);
                 const double err = fabs((double)qins_silu_lut_get(&l, i, c) - qins_silu(x));
@@ -72,12 +68,10 @@ Test(silu_lut, a_transport_with_out_silu_reads_the_table) {
     enum { NI = 5, NO = 4, N = 200 };
     float w[NO * NI], *x = malloc(N * NI * sizeof(float));
     uint64_t r = 9;
-    for (int i = 0; i < NO * NI; i++) w[i] = (float)urand(&r, -1, 1);
-    for (int i = 0; i < N * NI; i++) x[i] = (float)urand(&r, -3, 3);
+    for (int i = 0; i < NO * NI; i++) w[i] = (float)test_urand(&r, -1, 1);
+    for (int i = 0; i < N * NI; i++) x[i] = (float)test_urand(&r, -3, 3);
     struct qins_calib_stats in;
-    cr_assert_eq(qins_calib_stats_init(&in, NI, 4096, N, 0, 7), 0);
-    qins_calib_stats_add(&in, x, N, false);
-    cr_assert_eq(qins_calib_stats_finish(&in), 0);
+    test_stats_from(&in, x, N, NI);
     struct qins_transport_params p;
     qins_transport_params_default(&p);
     p.kind = QINS_TRANSPORT_LSTSQ, p.out_bits = 8, p.out_silu = true;
