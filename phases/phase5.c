@@ -365,8 +365,7 @@ static int stage_row(struct phase5 *P, char *line, size_t cap, const char *stage
     return 0;
 }
 
-static int record_tables(struct phase5 *P, size_t n_sweep) {
-    (void)n_sweep;
+static int record_tables(struct phase5 *P) {
     char lines[24][160], st_name[32], fl[48];
     const char *lp[24];
     size_t n = 0;
@@ -504,7 +503,7 @@ int main(int argc, char **argv) {
     if (st == 0 && acc >= 0) st = accounting(&P, acc, acc == P.attn_mlp ? "attn_mlp" : "best_mlp_all");
     if (st == 0) st = latency(&P);
     if (st == 0) st = plots(&P);
-    if (st == 0) st = record_tables(&P, n_sweep);
+    if (st == 0) st = record_tables(&P);
     qins_pbs_reset(&P.ps);
     for (size_t i = 0; i < P.s.n; i++) qins_pbs_variant_free(P.s.v[i].data), free(P.s.v[i].data);
     qins_hybrid_free(&hyb);
