@@ -194,7 +194,10 @@ static int layer_forward(struct qins_model *m, struct qins_state *s, int l, int 
     observe(m, l, QINS_SITE_GATE, s->hb, n_tok, F);
     observe(m, l, QINS_SITE_UP, s->hb2, n_tok, F);
     t0 = prof_t0(m);
-    for (size_t i = 0; i < (size_t)n_tok * F; i++) s->hb[i] = silu(s->hb[i]) * s->hb2[i];
+    if (L->wgate.silu_applied) // the gate slot's output is SiLU(gate) already (a QINS-domain table)
+        for (size_t i = 0; i < (size_t)n_tok * F; i++) s->hb[i] *= s->hb2[i];
+    else
+        for (size_t i = 0; i < (size_t)n_tok * F; i++) s->hb[i] = silu(s->hb[i]) * s->hb2[i];
     prof_op(m, QINS_PROF_ACT, t0, 0, 5 * T * F);
     observe(m, l, QINS_SITE_FFN_ACT, s->hb, n_tok, F);
     QINS_TRY(linear(m, &L->wdown, s->hb, n_tok, s->xb2));

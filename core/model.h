@@ -75,6 +75,8 @@ struct qins_linear {
     size_t w_stored_bytes; // bytes of the weight as stored by the active implementation
     qins_linear_fn impl; // NULL = FP32 OpenBLAS (the baseline)
     void *impl_ctx;      // owned by whoever installed impl
+    bool silu_applied;   // impl's output is SiLU(W x) already (a gate slot whose transport maps its
+                         // output codes through a SiLU table, core/silu_lut.h): the layer skips SiLU
     struct qins_counters *counters;
     uint64_t n_calls, n_tokens; // access counts: passes over the weight, tokens they served (all impls)
 };

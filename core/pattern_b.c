@@ -11,6 +11,13 @@
 #include "eval.h"
 #include "slots.h"
 
+// Phase 2's rule, recorded in its runs and quoted by gates/gates.txt; phase 5 applies the same.
+const struct qins_best_rule qins_pb_best_rule = {
+    "best = per scope, among the transport variants with FP32 KV that completed and produced no NaN/Inf "
+    "(nonfinite_count == 0): the highest token_match, ties by the lower kld_mean, then by the order of the "
+    "sweep; if none qualifies, the highest token_match among those that completed",
+    "token_match", "kld_mean", "nonfinite_count", true};
+
 static const struct qins_pb_slot slots[] = {
     {"attn_q", 0, QINS_SITE_ATTN_IN, QINS_SITE_Q},     {"attn_k", 1, QINS_SITE_ATTN_IN, QINS_SITE_K},
     {"attn_v", 2, QINS_SITE_ATTN_IN, QINS_SITE_V},     {"attn_output", 3, QINS_SITE_ATTN_OUT, QINS_SITE_O},
@@ -159,18 +166,22 @@ int qins_pb_variant_inmodel(struct qins_pb *pb, struct qins_pb_variant *pv) {
     qins_calib_opts_default(&o);
     o.in_site = pb->slot.in_site, o.out_site = pb->slot.out_site;
     int st = qins_calib_capture_heldout(&cap, pb->m, pb->text, ~0ull, &o);
-    pv->nonfinite_inmodel = 0;
-    for (int l = 0; st == 0 && l < pb->L; l++) {
-        const struct qins_calib_stats *r = qins_calib_get(&pb->ref, l, pb->slot.out_site),
-                                      *x = qins_calib_get(&cap, l, pb->slot.out_site);
-        pv->nonfinite_inmodel += (double)x->n_nonfinite;
-        // rows with NaN/Inf were skipped, so the rows no longer pair up: the error is undefined
-        pv->err_inmodel[l] = x->n_nonfinite || x->n_heldout != r->n_heldout
-                                 ? NAN
-                                 : qins_rel_error(x->heldout, r->heldout, x->n_heldout * x->dim, NULL);
-    }
+    pv->nonfinite_inmodel = st == 0 ? qins_pb_capture_error(&pb->ref, &cap, pb->L, pb->slot.out_site, pv->err_inmodel) : 0;
     qins_calib_free(&cap);
     return st;
+}
+
+double qins_pb_capture_error(const struct qins_calib *ref, const struct qins_calib *x, int L, enum qins_site site,
+                             double *err) {
+    double nonfinite = 0;
+    for (int l = 0; l < L; l++) {
+        const struct qins_calib_stats *r = qins_calib_get(ref, l, site), *c = qins_calib_get(x, l, site);
+        nonfinite += (double)c->n_nonfinite;
+        // rows with NaN/Inf were skipped, so the rows no longer pair up: the error is undefined
+        err[l] = c->n_nonfinite || c->n_heldout != r->n_heldout ? NAN
+                                                                : qins_rel_error(c->heldout, r->heldout, c->n_heldout * c->dim, NULL);
+    }
+    return nonfinite;
 }
 
 double qins_pb_variant_nonfinite(struct qins_pb_variant *pv, const struct qins_variant *v) {
@@ -287,21 +298,37 @@ struct qins_pb_variant *qins_pb_sweep_add(struct qins_sweep *s, const char *name
     return pv;
 }
 
+size_t qins_pb_grid_size(const struct qins_pb_grid *g) { return g->n_tr * g->n_al * g->n_en; }
+
+int qins_pb_grid_point(const struct qins_pb_grid *g, const struct qins_transport_params *base, size_t i,
+                       const char *scope_name, struct qins_transport_params *p, const char **enc, char *name, size_t cap) {
+    const size_t t = i / (g->n_al * g->n_en), a = i / g->n_en % g->n_al, k = i % g->n_en;
+    QINS_CHECK(t < g->n_tr, QINS_ERR_RANGE, "grid point %zu of %zu", i, qins_pb_grid_size(g));
+    *p = *base, *enc = g->en[k], p->alpha = strtod(g->al[a], NULL);
+    QINS_TRY(qins_pb_variant_name(name, cap, scope_name, g->tr[t], p->alpha, g->en[k]));
+    QINS_TRY(qins_transport_kind_parse(g->tr[t], &p->kind));
+    QINS_CHECK(qins_transport_encoding_parse(g->en[k], &p->in_bits) == 0, QINS_ERR_ARG, "encoding %s", g->en[k]);
+    return 0;
+}
+
 int qins_pb_sweep_add_grid(struct qins_sweep *s, const struct qins_pb_grid *g, const struct qins_transport_params *base,
                            const char *scope_name, int scope, uint64_t mask) {
     char name[QINS_VARIANT_NAME];
-    for (size_t t = 0; t < g->n_tr; t++)
-        for (size_t a = 0; a < g->n_al; a++)
-            for (size_t k = 0; k < g->n_en; k++) {
-                const double alpha = strtod(g->al[a], NULL);
-                QINS_TRY(qins_pb_variant_name(name, sizeof name, scope_name, g->tr[t], alpha, g->en[k]));
-                struct qins_pb_variant *pv = qins_pb_sweep_add(s, name, NULL, QINS_PB_TRANSPORT, scope, mask);
-                QINS_CHECK(pv, QINS_ERR_NOMEM, "variant %s could not be added", name);
-                pv->p = *base, pv->enc = g->en[k], pv->p.alpha = alpha;
-                QINS_TRY(qins_transport_kind_parse(g->tr[t], &pv->p.kind));
-                QINS_CHECK(qins_transport_encoding_parse(g->en[k], &pv->p.in_bits) == 0, QINS_ERR_ARG, "encoding %s", g->en[k]);
-            }
+    for (size_t i = 0; i < qins_pb_grid_size(g); i++) {
+        struct qins_transport_params p;
+        const char *enc;
+        QINS_TRY(qins_pb_grid_point(g, base, i, scope_name, &p, &enc, name, sizeof name));
+        struct qins_pb_variant *pv = qins_pb_sweep_add(s, name, NULL, QINS_PB_TRANSPORT, scope, mask);
+        QINS_CHECK(pv, QINS_ERR_NOMEM, "variant %s could not be added", name);
+        pv->p = p, pv->enc = enc;
+    }
     return 0;
+}
+
+int qins_pb_check_encoding(const char *item, char *why, size_t cap) {
+    int bits;
+    if (!qins_transport_encoding_parse(item, &bits)) return 0;
+    return snprintf(why, cap, "encoding '%s': use float or kN with N = 2..%d", item, QINS_CODEC_MAX_BITS), 1;
 }
 
 int qins_pb_params_config(qins_config_t *cfg, const char *section, struct qins_transport_params *base,
@@ -323,11 +350,10 @@ int qins_pb_params_config(qins_config_t *cfg, const char *section, struct qins_t
 
 // ---- decode counts
 
-static int count_decodes(struct qins_pb *pb, struct qins_pb_decodes *out) {
-    struct qins_model *m = pb->m;
+int qins_pb_count_decodes(struct qins_model *m, const struct qins_calib_text *t, struct qins_pb_decodes *out) {
     m->counters = (struct qins_counters){0};
     qins_codec_counters_reset();
-    QINS_TRY(qins_calib_run_windows(m, pb->text->ids, pb->text->n_ids, 1, 0, 1, -1));
+    QINS_TRY(qins_calib_run_windows(m, t->ids, t->n_ids, 1, 0, 1, -1));
     struct qins_codec_counters cc;
     qins_codec_counters_get(&cc);
     out->ops = (double)m->counters.qins_decode_ops;
@@ -340,18 +366,48 @@ int qins_pb_decode_counts(struct qins_pb *pb, const struct qins_codec_params *pa
     *a = *b = (struct qins_pb_decodes){0};
     qins_pb_reset(pb);
     QINS_TRY(qins_model_set_weight_codec(pb->m, pa, QINS_SLOT_MASK_ALL, false));
-    QINS_TRY(count_decodes(pb, a));
+    QINS_TRY(qins_pb_count_decodes(pb->m, pb->text, a));
     // Pattern A + Pattern B: the slot of the layers in mask carries the transport instead.
     for (int l = 0; l < pb->L; l++)
         if (mask >> l & 1) qins_slot_reset(qins_pb_linear(pb, l));
     struct qins_transport *ts = calloc((size_t)pb->L, sizeof *ts);
     QINS_CHECK(ts, QINS_ERR_NOMEM, "out of memory");
     int st = qins_pb_set(pb, p, mask, ts);
-    if (st == 0) st = count_decodes(pb, b);
+    if (st == 0) st = qins_pb_count_decodes(pb->m, pb->text, b);
     qins_pb_reset(pb);
     for (int l = 0; l < pb->L; l++) qins_transport_free(&ts[l]);
     free(ts);
     return st;
+}
+
+int qins_pb_decode_metrics(struct qins_exp *e, const char *name, const char *label, const struct qins_pb_decodes *a,
+                           const struct qins_pb_decodes *b, unsigned pb_slots, double share) {
+    struct qins_hparams phi;
+    qins_hparams_phi35_mini(&phi);
+    struct qins_decode_tally pa, pv;
+    QINS_TRY(qins_decode_tally_slots(&phi, 1, 0, false, &pa));
+    QINS_TRY(qins_decode_tally_slots(&phi, 1, pb_slots, false, &pv));
+    const double phi_ops = pa.decode_ops - share * ((double)pa.decode_ops - pv.decode_ops),
+                 phi_elems = pa.decoded_elems - share * ((double)pa.decoded_elems - pv.decoded_elems);
+    char w[6][64];
+    QINS_TRY(qins_format(w[0], sizeof w[0], "decode_ops_%s", label));
+    QINS_TRY(qins_format(w[1], sizeof w[1], "decoded_elems_%s", label));
+    QINS_TRY(qins_format(w[2], sizeof w[2], "phi35_decode_ops_%s", label));
+    const struct qins_named_metric m[] = {
+        {"decode_ops_pattern_a", a->ops, "count"}, {w[0], b->ops, "count"},
+        {"decode_ops_reduction_pct", 100.0 * (1.0 - b->ops / a->ops), "pct"}, {"decoded_elems_pattern_a", a->elems, "count"},
+        {w[1], b->elems, "count"}, {"decoded_elems_reduction_pct", 100.0 * (1.0 - b->elems / a->elems), "pct"},
+        {"phi35_decode_ops_pattern_a", (double)pa.decode_ops, "count"}, {w[2], phi_ops, "count"},
+        {"phi35_decode_ops_reduction_pct", 100.0 * (1.0 - phi_ops / pa.decode_ops), "pct"},
+        {"phi35_decoded_elems_reduction_pct", 100.0 * (1.0 - phi_elems / pa.decoded_elems), "pct"}};
+    for (size_t i = 0; i < sizeof m / sizeof *m; i++)
+        QINS_TRY(qins_exp_metricf(e, m[i].value, m[i].unit, "%s/%s", name, m[i].what));
+    printf("%s decode ops per token: Pattern A %.0f -> + %s %.0f (%+.1f %%), decoded elements %.0f -> %.0f "
+           "(%+.1f %%); Phi-3.5-mini ops %llu -> %.0f, elements %+.1f %%\n",
+           name, a->ops, label, b->ops, -100.0 * (1.0 - b->ops / a->ops), a->elems, b->elems,
+           -100.0 * (1.0 - b->elems / a->elems), (unsigned long long)pa.decode_ops, phi_ops,
+           -100.0 * (1.0 - phi_elems / pa.decoded_elems));
+    return 0;
 }
 
 // ---- plots

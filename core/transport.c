@@ -14,6 +14,7 @@ extern void dposv_(const char *uplo, const int *n, const int *nrhs, double *a, c
 
 #include "common.h"
 #include "eval.h"
+#include "silu_lut.h"
 
 // ---------------------------------------------------------------------------------------------
 // the encoding (a = alpha, s = channel scale)
@@ -50,6 +51,20 @@ static inline double grid_encode_f32(float x, float inv, float a, int k) {
     double z = (2.0 * (double)j + 1.0) / M;
     return signbit(u) ? -z : z;
 }
+
+int qins_transport_grid_code(double z, int bits) {
+    const int M = (1 << bits) - 1, half = 1 << (bits - 1);
+    double j = nearbyint((fabs(z) * M - 1.0) * 0.5);
+    const int ji = j < 0 ? 0 : j > half - 1 ? half - 1 : (int)j;
+    return signbit(z) ? half - 1 - ji : half + ji;
+}
+
+double qins_transport_grid_z(int code, int bits) {
+    const int M = (1 << bits) - 1, half = 1 << (bits - 1);
+    return code < half ? -(2.0 * (half - 1 - code) + 1.0) / M : (2.0 * (code - half) + 1.0) / M;
+}
+
+double qins_transport_decode_z(double z, double t, double alpha) { return dec(z, t, alpha); }
 
 static void encode_rows(const double *s_in, int n_in, double a, int bits, const float *x, int64_t n, double *z) {
     for (int64_t t = 0; t < n; t++) {
@@ -126,6 +141,7 @@ int qins_transport_params_validate(const struct qins_transport_params *p) {
                "input encoding bits %d (0 = float, 2..%d)", p->in_bits, QINS_CODEC_MAX_BITS);
     QINS_CHECK(p->out_bits == 0 || (p->out_bits >= 2 && p->out_bits <= QINS_CODEC_MAX_BITS), QINS_ERR_ARG,
                "output encoding bits %d (0 = float, 2..%d)", p->out_bits, QINS_CODEC_MAX_BITS);
+    QINS_CHECK(!p->out_silu || p->out_bits, QINS_ERR_ARG, "a SiLU table over output codes needs output bits");
     QINS_CHECK(p->in_scale == QINS_SCALE_ABSMAX || p->in_scale == QINS_SCALE_RMS, QINS_ERR_ARG, "input scale mode");
     QINS_CHECK(p->out_scale == QINS_SCALE_ABSMAX || p->out_scale == QINS_SCALE_RMS, QINS_ERR_ARG, "output scale mode");
     QINS_CHECK(isfinite(p->ridge) && p->ridge >= 0, QINS_ERR_ARG, "ridge %g must be >= 0", p->ridge);
@@ -409,6 +425,8 @@ struct qins_transport_rt {
     double *s_in, *s_out; // FP32-representable scales
     double *z, *acc;      // (cap, n_in), (cap, n_out) scratch
     int cap;
+    bool silu;            // outputs read from lut (out_silu) instead of decoded
+    struct qins_silu_lut lut;
     struct qins_transport_slot_stats st;
 };
 
@@ -462,6 +480,11 @@ int qins_transport_rt_init(const struct qins_transport *t, qins_transport_rt_t *
     memcpy(rt->s_in, t->s_in, ni * sizeof(double));
     memcpy(rt->s_out, t->s_out, no * sizeof(double));
     rt->st.stored_bytes = wbytes + (no + ni + no) * sizeof(float);
+    if (t->p.out_silu) {
+        rt->silu = true;
+        rc = qins_silu_lut_init(&rt->lut, t->p.out_bits, t->p.alpha, rt->s_out, t->n_out);
+        rt->st.stored_bytes += rc == 0 ? qins_silu_lut_bytes(&rt->lut) : 0;
+    }
 done:
     free(wf);
     free(enc_buf);
@@ -494,8 +517,13 @@ int qins_transport_rt_apply(qins_transport_rt_t *rt, const float *x, int n_tok, 
     for (int t = 0; t < n_tok; t++)
         for (int i = 0; i < no; i++) {
             double z = rt->acc[(size_t)t * no + i];
-            if (rt->out_bits) z = grid_round(z, rt->out_bits);
-            float v = (float)dec(z, rt->s_out[i], rt->alpha);
+            float v;
+            if (rt->silu) { // the code indexes SiLU(D(z_code)) directly; counted as the output decode
+                v = qins_silu_lut_get(&rt->lut, i, qins_transport_grid_code(z, rt->out_bits));
+            } else {
+                if (rt->out_bits) z = grid_round(z, rt->out_bits);
+                v = (float)dec(z, rt->s_out[i], rt->alpha);
+            }
             bad += !isfinite(v);
             y[(size_t)t * no + i] = v;
         }
@@ -514,6 +542,7 @@ void qins_transport_rt_stats(const qins_transport_rt_t *rt, struct qins_transpor
 void qins_transport_rt_free(qins_transport_rt_t *rt) {
     if (!rt) return;
     free(rt->w), free(rt->b), free(rt->s_in), free(rt->s_out), free(rt->z), free(rt->acc);
+    qins_silu_lut_free(&rt->lut);
     free(rt);
 }
 
@@ -546,6 +575,7 @@ int qins_transport_install(struct qins_linear *lin, const struct qins_transport 
     lin->impl = transport_forward;
     lin->impl_ctx = rt;
     lin->w_stored_bytes = rt->st.stored_bytes;
+    lin->silu_applied = t->p.out_silu;
     return 0;
 }
 
@@ -556,6 +586,7 @@ void qins_transport_uninstall(struct qins_linear *lin) {
     qins_transport_rt_free(rt);
     lin->impl = NULL;
     lin->impl_ctx = NULL;
+    lin->silu_applied = false;
 }
 
 int qins_transport_slot_stats(const struct qins_linear *lin, struct qins_transport_slot_stats *out) {
@@ -603,6 +634,8 @@ int qins_transport_eval(const struct qins_transport *t, const float *w, const fl
     if (rc == 0) {
         // The reference is exactly what the FP32 baseline slot computes (sgemm on the same rows).
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, no, ni, 1.0f, x, ni, w, ni, 0.0f, ref, no);
+        if (t->p.out_silu) // what the FP32 layer computes from it (core/forward.c's SiLU)
+            for (size_t i = 0; i < (size_t)n * no; i++) ref[i] = ref[i] / (1.0f + expf(-ref[i]));
         rc = qins_transport_rt_apply(rt, x, (int)n, y);
     }
     if (rc == 0) {
@@ -624,32 +657,56 @@ int qins_transport_eval(const struct qins_transport *t, const float *w, const fl
 
 int qins_decode_tally(const struct qins_hparams *hp, int n_tok, bool v_path, bool with_output,
                       struct qins_decode_tally *out) {
+    return qins_decode_tally_slots(hp, n_tok, v_path ? 1u << 2 : 0u, with_output, out);
+}
+
+// Weight elements (n_out x n_in) of slot index i of a layer (q,k,v,o,gate,up,down).
+static uint64_t slot_elems(const struct qins_hparams *hp, int i) {
+    const uint64_t E = (uint64_t)hp->n_embd, qd = (uint64_t)hp->n_head * hp->head_dim,
+                   kvd = (uint64_t)hp->n_head_kv * hp->head_dim, F = (uint64_t)hp->n_ff;
+    const uint64_t e[7] = {qd * E, kvd * E, kvd * E, E * qd, F * E, F * E, E * F};
+    return e[i];
+}
+
+// Output width of slot index i.
+static uint64_t slot_out(const struct qins_hparams *hp, int i) {
+    const uint64_t E = (uint64_t)hp->n_embd, qd = (uint64_t)hp->n_head * hp->head_dim,
+                   kvd = (uint64_t)hp->n_head_kv * hp->head_dim, F = (uint64_t)hp->n_ff;
+    const uint64_t o[7] = {qd, kvd, kvd, E, F, F, E};
+    return o[i];
+}
+
+int qins_decode_tally_slots(const struct qins_hparams *hp, int n_tok, unsigned pb_slots, bool with_output,
+                            struct qins_decode_tally *out) {
     memset(out, 0, sizeof *out);
     QINS_CHECK(hp->n_layer > 0 && hp->n_embd > 0 && hp->n_head > 0 && hp->n_head_kv > 0 && hp->head_dim > 0 &&
                    hp->n_ff > 0 && n_tok > 0,
                QINS_ERR_ARG, "decode tally: bad shapes or %d tokens", n_tok);
-    const uint64_t L = (uint64_t)hp->n_layer, E = (uint64_t)hp->n_embd, qd = (uint64_t)hp->n_head * hp->head_dim,
-                   kvd = (uint64_t)hp->n_head_kv * hp->head_dim, F = (uint64_t)hp->n_ff, T = (uint64_t)n_tok;
-    // Pattern A: one decode of the whole weight per slot call (q, k, o, gate, up, down).
-    const uint64_t other = qd * E + kvd * E + E * qd + 2 * F * E + E * F;
-    out->decode_ops = L * 6;
-    out->decoded_elems = L * other;
-    if (v_path) {
-        out->v_decode_ops = L;
-        out->v_decoded_elems = L * T * kvd;
-        out->encode_ops = L;
-        out->encoded_elems = L * T * E;
-    } else {
-        out->v_decode_ops = L;
-        out->v_decoded_elems = L * kvd * E;
+    const uint64_t L = (uint64_t)hp->n_layer, T = (uint64_t)n_tok;
+    // Pattern A: one decode of the whole weight per slot call. Pattern B: one encode of the
+    // input block and one decode of the output block per call: the op count is the same.
+    for (int i = 0; i < 7; i++) {
+        const bool pb = pb_slots >> i & 1;
+        const uint64_t ops = L, elems = pb ? L * T * slot_out(hp, i) : L * slot_elems(hp, i);
+        out->decode_ops += ops, out->decoded_elems += elems;
+        if (pb) out->encode_ops += L, out->encoded_elems += L * T * (slot_elems(hp, i) / slot_out(hp, i));
+        if (i == 2) out->v_decode_ops = ops, out->v_decoded_elems = elems;
     }
-    out->decode_ops += out->v_decode_ops;
-    out->decoded_elems += out->v_decoded_elems;
     if (with_output) {
         out->decode_ops += 1;
-        out->decoded_elems += (uint64_t)hp->n_vocab * E;
+        out->decoded_elems += (uint64_t)hp->n_vocab * hp->n_embd;
     }
     return 0;
+}
+
+double qins_matmul_flops_share(const struct qins_hparams *hp, unsigned pb_slots, int n_layers_on) {
+    // FLOPs per token are 2 x the weight elements of every matmul; the 2 cancels.
+    double total = (double)hp->n_vocab * hp->n_embd, on = 0;
+    for (int i = 0; i < 7; i++) {
+        total += (double)hp->n_layer * (double)slot_elems(hp, i);
+        if (pb_slots >> i & 1) on += (double)n_layers_on * (double)slot_elems(hp, i);
+    }
+    return total > 0 ? on / total : 0;
 }
 
 void qins_hparams_phi35_mini(struct qins_hparams *hp) {

@@ -45,6 +45,9 @@ struct qins_transport_params {
     enum qins_op_point op;           // literal / jacobian only
     int in_bits;                     // 0: E(x) in FP64; 2..12: z rounded to the k-bit QINS code grid
     int out_bits;                    // 0: decode the accumulator as is; 2..12: round it to the grid first
+    bool out_silu;                   // the output is SiLU(D(code)) read from a table over the out_bits
+                                     // codes (core/silu_lut.h; needs out_bits): a gate slot whose
+                                     // SiLU is applied in the QINS domain (the layer then skips it)
     double ridge;                    // lstsq: l = ridge * mean diagonal of the centred Gram matrix
     struct qins_codec_params wcodec; // how W' is stored (FP32 isolates the transport error)
 };
@@ -97,6 +100,15 @@ void qins_transport_free(struct qins_transport *t);
 // Returns the lower edge of histogram bin i (0 for bin 0).
 double qins_transport_hist_lower(int i);
 
+// The k-bit code grid (as core/codec.h's QINS codes): M = 2^k - 1, half = 2^(k-1); code c < half
+// is z = -(2 (half-1-c) + 1) / M, code c >= half is z = (2 (c-half) + 1) / M. Returns the code z
+// rounds to (the sign of z kept, -0 negative).
+int qins_transport_grid_code(double z, int bits);
+// Returns z of a code (0 .. 2^bits - 1).
+double qins_transport_grid_z(int code, int bits);
+// Returns D(z) = t (1 - |z|) / (alpha z), the runtime's decode with output scale t.
+double qins_transport_decode_z(double z, double t, double alpha);
+
 // The input encoding the runtime uses: z_j = E_j(x_j), rounded to the grid when in_bits > 0
 // (codes chosen exactly as core/codec.h's QINS quantizer with scale s_j). Writes n_in values.
 void qins_transport_encode_row(const struct qins_transport *t, const float *x, double *z);
@@ -134,7 +146,7 @@ void qins_transport_rt_stats(const qins_transport_rt_t *rt, struct qins_transpor
 void qins_transport_rt_free(qins_transport_rt_t *rt);
 
 // Installs the runtime of t on lin (shapes must match; any previous transport is removed; a
-// Pattern A codec slot must be reset first). Each call adds to lin->counters: qins_encode_elems
+// Pattern A codec slot must be reset first; lin->silu_applied follows t's out_silu). Each call adds to lin->counters: qins_encode_elems
 // (T*n_in), qins_decode_elems (T*n_out), qins_decode_ops (1). Returns 0 or < 0.
 int qins_transport_install(struct qins_linear *lin, const struct qins_transport *t);
 // Restores the FP32 implementation (no-op when no transport is installed). Returns nothing.
@@ -165,7 +177,7 @@ struct qins_transport_eval {
     int64_t n_rows;
 };
 // Runs the runtime on rows x (n, n_in) and compares with the FP32 product W x (the baseline
-// slot's sgemm). Use held-out rows for an honest figure. Returns 0 or < 0.
+// slot's sgemm; SiLU(W x) in FP32 for an out_silu transport). Use held-out rows for an honest figure. Returns 0 or < 0.
 int qins_transport_eval(const struct qins_transport *t, const float *w, const float *x, int64_t n,
                         struct qins_transport_eval *out);
 
@@ -181,5 +193,14 @@ struct qins_decode_tally {
 // Returns 0 or QINS_ERR_ARG.
 int qins_decode_tally(const struct qins_hparams *hp, int n_tok, bool v_path, bool with_output,
                       struct qins_decode_tally *out);
+// The same with the slots of pb_slots (bit i = slot index i: q,k,v,o,gate,up,down) on Pattern B in
+// every layer; v_* stays the v_proj slots' share. qins_decode_tally(v_path) is pb_slots = bit 2.
+// Returns 0 or QINS_ERR_ARG.
+int qins_decode_tally_slots(const struct qins_hparams *hp, int n_tok, unsigned pb_slots, bool with_output,
+                            struct qins_decode_tally *out);
+// The share of a token's weight-matmul FLOPs (the 7 projections of every layer and the output
+// matrix; attention's score/value products aside) done by the slots of pb_slots in n_layers_on
+// layers. Returns it (0 .. 1).
+double qins_matmul_flops_share(const struct qins_hparams *hp, unsigned pb_slots, int n_layers_on);
 // Fills Phi-3.5-mini's shapes (32 layers, 3072 hidden, 32/32 heads of 96, FFN 8192, vocab 32064).
 void qins_hparams_phi35_mini(struct qins_hparams *hp);

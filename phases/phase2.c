@@ -13,52 +13,17 @@
 #include "pattern_b.h"
 #include "sweep.h"
 
-// The selection rule, recorded in the run and quoted by gates/gates.txt.
-static const struct qins_best_rule best_rule = {
-    "best = per scope, among the transport variants with FP32 KV that completed and produced no NaN/Inf "
-    "(nonfinite_count == 0): the highest token_match, ties by the lower kld_mean, then by the order of the "
-    "sweep; if none qualifies, the highest token_match among those that completed",
-    "token_match", "kld_mean", "nonfinite_count", true};
-
 // ---- config
 
-static int check_encoding(const char *item, char *why, size_t cap) {
-    int bits;
-    if (!qins_transport_encoding_parse(item, &bits)) return 0;
-    return snprintf(why, cap, "encoding '%s': use float or kN with N = 2..%d", item, QINS_CODEC_MAX_BITS), 1;
-}
-
 static const struct qins_cfg_key phase2_keys[] = {
-    {"phase2", "transports", QINS_CFG_LIST, "none,literal,jacobian,lstsq", 1, 4, "none|literal|jacobian|lstsq",
-     "transports swept (core/transport.h)", NULL},
-    {"phase2", "alphas", QINS_CFG_LIST, "0.1,1,10", 1, 8, NULL,
-     "alpha values swept (relative to each channel's calibration scale)", .item = QINS_CFG_ITEM_DOUBLE,
-     .item_min = 1e-9, .item_max = 1e6},
-    {"phase2", "encodings", QINS_CFG_LIST, "float,k8", 1, 4, NULL,
-     "input encodings swept: float (E(x) in FP64) or kN (N-bit QINS codes)", .item_check = check_encoding},
+    QINS_PB_GRID_KEYS("phase2", "0.1,1,10", "float,k8"),
     {"phase2", "scopes", QINS_CFG_LIST, "layer0,full", 1, 2, "layer0|full",
      "layer0 = only layer 0's v_proj transported; full = every layer's", NULL},
     {"phase2", "kv", QINS_CFG_STRING, "qins8", 0, -1, NULL,
      "phase-1 KV codec (core/kv_paged.h spec) combined with the transport; none = no combination", qins_check_kv_spec_or_none},
     {"phase2", "kv_variants", QINS_CFG_ENUM, "best", 0, -1, "best|all",
      "which transport variants also run with the KV codec: the best of each scope, or all", NULL},
-    {"phase2", "weight_codec", QINS_CFG_STRING, "fp32", 0, -1, NULL,
-     "how W' is stored (fp32 isolates the transport's own error; e.g. qins8, int8, fp16)", qins_check_codec_item},
-    {"phase2", "pattern_a_codec", QINS_CFG_STRING, "qins8", 0, -1, NULL,
-     "Pattern A reference: the codec every projection keeps at rest (per-row scales)", qins_check_codec_item},
-    {"phase2", "op_point", QINS_CFG_ENUM, "mean", 0, -1, "mean|median|absmean",
-     "literal/jacobian operating point per input channel", NULL},
-    {"phase2", "scale", QINS_CFG_ENUM, "absmax", 0, -1, "absmax|rms", "per-channel scale of inputs and outputs", NULL},
-    {"phase2", "ridge", QINS_CFG_DOUBLE, "1e-8", 0, 1, NULL, "lstsq ridge, relative to the mean Gram diagonal", NULL},
-    {"phase2", "calib_tokens", QINS_CFG_INT, "4096", 2048, 65536, NULL,
-     "calibration tokens the transports are fitted on (from [run] calib_slice, whole windows of ctx)", NULL},
-    {"phase2", "heldout_tokens", QINS_CFG_INT, "1024", 1, 65536, NULL,
-     "held-out tokens for rel_error (the windows after the fit windows in calib_slice)", NULL},
-    {"phase2", "scatter_points", QINS_CFG_INT, "1500", 10, 100000, NULL,
-     "points of the layer-0 scatter of E(Wx) against W'E(x)+b'", NULL},
-    {"phase2", "latency_tokens", QINS_CFG_INT, "64", 1, 4096, NULL, "tokens generated per latency repetition", NULL},
-    {"phase2", "latency_reps", QINS_CFG_INT, "5", 3, 1000, NULL,
-     "latency repetitions per configuration (the first is a warm-up; medians of the rest)", NULL},
+    QINS_PB_FIT_KEYS("phase2"),
     {0},
 };
 
@@ -76,26 +41,7 @@ static int decode_accounting(struct qins_pb *pb, struct qins_exp *e, int scope, 
     // Phi-3.5-mini from shapes: every layer (full) or one layer (layer0) on the V path.
     struct qins_hparams phi;
     qins_hparams_phi35_mini(&phi);
-    struct qins_decode_tally pa, pv;
-    QINS_TRY(qins_decode_tally(&phi, 1, false, false, &pa));
-    QINS_TRY(qins_decode_tally(&phi, 1, true, false, &pv));
-    const double share = scope == SCOPE_FULL ? 1.0 : 1.0 / phi.n_layer;
-    const double phi_ops = pa.decode_ops - share * ((double)pa.decode_ops - pv.decode_ops),
-                 phi_elems = pa.decoded_elems - share * ((double)pa.decoded_elems - pv.decoded_elems);
-    const struct qins_named_metric m[] = {
-        {"decode_ops_pattern_a", a.ops, "count"}, {"decode_ops_vpath", b.ops, "count"},
-        {"decode_ops_reduction_pct", 100.0 * (1.0 - b.ops / a.ops), "pct"}, {"decoded_elems_pattern_a", a.elems, "count"},
-        {"decoded_elems_vpath", b.elems, "count"}, {"decoded_elems_reduction_pct", 100.0 * (1.0 - b.elems / a.elems), "pct"},
-        {"phi35_decode_ops_pattern_a", (double)pa.decode_ops, "count"}, {"phi35_decode_ops_vpath", phi_ops, "count"},
-        {"phi35_decode_ops_reduction_pct", 100.0 * (1.0 - phi_ops / pa.decode_ops), "pct"},
-        {"phi35_decoded_elems_reduction_pct", 100.0 * (1.0 - phi_elems / pa.decoded_elems), "pct"}};
-    for (size_t i = 0; i < sizeof m / sizeof *m; i++)
-        QINS_TRY(qins_exp_metricf(e, m[i].value, m[i].unit, "%s/%s", name, m[i].what));
-    printf("%s decode ops per token: Pattern A %.0f -> + V-path %.0f (%+.1f %%), decoded elements %.0f -> %.0f "
-           "(%+.1f %%); Phi-3.5-mini ops %llu -> %.0f, elements %+.1f %%\n",
-           name, a.ops, b.ops, -100.0 * (1.0 - b.ops / a.ops), a.elems, b.elems, -100.0 * (1.0 - b.elems / a.elems),
-           (unsigned long long)pa.decode_ops, phi_ops, -100.0 * (1.0 - phi_elems / pa.decoded_elems));
-    return 0;
+    return qins_pb_decode_metrics(e, name, "vpath", &a, &b, 1u << pb->slot.index, scope == SCOPE_FULL ? 1.0 : 1.0 / phi.n_layer);
 }
 
 // ---- main
@@ -116,7 +62,7 @@ int main(int argc, char **argv) {
     const char *kv_text = st < 0 ? "none" : qins_config_str(e.cfg, "phase2", "kv");
     const bool have_kv = strcmp(kv_text, "none") != 0;
     if (st == 0) st = qins_pb_params_config(e.cfg, "phase2", &base_p, &pa, &g);
-    if (st == 0) st = qins_run_attr_str(e.run, "/phase2", "best_rule", best_rule.text);
+    if (st == 0) st = qins_run_attr_str(e.run, "/phase2", "best_rule", qins_pb_best_rule.text);
     if (st == 0) st = qins_run_attr_str(e.run, "/phase2", "kv_spec", kv_text);
     if (st == 0)
         st = qins_calib_text_init(&text, &e, qins_config_int(e.cfg, "phase2", "calib_tokens"),
@@ -147,7 +93,7 @@ int main(int argc, char **argv) {
     // the best of each scope by the rule, then the KV codec combined with it (or with every one)
     int best[2] = {-1, -1}, best_kv[2] = {-1, -1}, scope_id[2] = {SCOPE_LAYER0, SCOPE_FULL};
     for (int sco = 0; sco < 2 && st == 0; sco++)
-        if (on[sco] && (best[sco] = qins_sweep_best(&s, &best_rule, qins_pb_in_scope, &scope_id[sco])) < 0)
+        if (on[sco] && (best[sco] = qins_sweep_best(&s, &qins_pb_best_rule, qins_pb_in_scope, &scope_id[sco])) < 0)
             printf("scope %s: no variant completed; best_%s is not recorded\n", scope_names[sco], scope_names[sco]);
     for (size_t i = 0; have_kv && i < n_sweep && st == 0; i++) {
         const struct qins_pb_variant *src = s.v[i].data;

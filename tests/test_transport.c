@@ -12,28 +12,17 @@
 #include "codec.h"
 #include "eval.h"
 #include "helpers/shared_paths.h"
+#include "helpers/synth_rows.h"
 #include "model.h"
 #include "slots.h"
 #include "tokenizer.h"
 #include "transport.h"
 
-// Deterministic uniform in [lo, hi).
-static double urand(uint64_t *s, double lo, double hi) {
-    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
-    return lo + (hi - lo) * (double)(*s >> 11) / 9007199254740992.0;
-}
-
-static void stats_from(struct qins_calib_stats *st, const float *x, int n, int dim) {
-    cr_assert_eq(qins_calib_stats_init(st, dim, 4096, n, 0, 7), 0);
-    qins_calib_stats_add(st, x, n, false);
-    cr_assert_eq(qins_calib_stats_finish(st), 0);
-}
-
 Test(transport, kbit_input_codes_are_the_codecs_codes) {
     enum { N = 999 };
     float x[N];
     uint64_t r = 3;
-    for (int i = 0; i < N; i++) x[i] = (float)urand(&r, -1, 1);
+    for (int i = 0; i < N; i++) x[i] = (float)test_urand(&r, -1, 1);
     x[0] = 1.0f, x[1] = -0.0f, x[2] = 0.0f; // absmax 1 (an FP16-exact scale), and both zeros
     for (int k = 4; k <= 12; k += 4) {
         for (int ai = 0; ai < 3; ai++) {
@@ -75,12 +64,12 @@ Test(transport, signed_scaled_permutation_is_recovered_by_jacobian_and_lstsq) {
     for (int i = 0; i < D; i++) w[i * D + perm[i]] = c[i];
     uint64_t r = 11;
     for (int t = 0; t < N; t++) {
-        for (int j = 0; j < D; j++) x[t * D + j] = (float)urand(&r, -2, 3) * (float)(j + 1);
+        for (int j = 0; j < D; j++) x[t * D + j] = (float)test_urand(&r, -2, 3) * (float)(j + 1);
         for (int i = 0; i < D; i++) y[t * D + i] = c[i] * x[t * D + perm[i]]; // exact: c is a power of 2 or small
     }
     struct qins_calib_stats in, out;
-    stats_from(&in, x, N, D);
-    stats_from(&out, y, N, D);
+    test_stats_from(&in, x, N, D);
+    test_stats_from(&out, y, N, D);
     for (int k = QINS_TRANSPORT_JACOBIAN; k <= QINS_TRANSPORT_LSTSQ; k++) {
         for (int bits = 0; bits <= 8; bits += 8) {
             struct qins_transport_params p;
@@ -114,10 +103,10 @@ Test(transport, jacobian_error_vanishes_as_alpha_goes_to_zero) {
     enum { NI = 8, NO = 5, N = 400 };
     float w[NO * NI], *x = malloc(N * NI * sizeof(float));
     uint64_t r = 5;
-    for (int i = 0; i < NO * NI; i++) w[i] = (float)urand(&r, 0.1, 1.0);
-    for (int i = 0; i < N * NI; i++) x[i] = (float)urand(&r, 0.5, 1.5);
+    for (int i = 0; i < NO * NI; i++) w[i] = (float)test_urand(&r, 0.1, 1.0);
+    for (int i = 0; i < N * NI; i++) x[i] = (float)test_urand(&r, 0.5, 1.5);
     struct qins_calib_stats in;
-    stats_from(&in, x, N, NI);
+    test_stats_from(&in, x, N, NI);
     double prev = INFINITY;
     const double alphas[] = {1.0, 1e-1, 1e-2, 1e-3};
     for (int a = 0; a < 4; a++) {
@@ -269,9 +258,9 @@ Test(transport, nan_and_inf_are_counted_and_propagated) {
     enum { NI = 4, NO = 3, N = 10 };
     float w[NO * NI] = {1, 2, 3, 4, 0, 0, 0, 0, -1, 0.5f, 0, 2}, x[N * NI];
     uint64_t r = 9;
-    for (int i = 0; i < N * NI; i++) x[i] = (float)urand(&r, -1, 1);
+    for (int i = 0; i < N * NI; i++) x[i] = (float)test_urand(&r, -1, 1);
     struct qins_calib_stats in;
-    stats_from(&in, x, N, NI);
+    test_stats_from(&in, x, N, NI);
     struct qins_transport_params p;
     qins_transport_params_default(&p);
     p.kind = QINS_TRANSPORT_NONE;

@@ -13,3 +13,7 @@ double test_metric(qins_runfile_t *f, const char *name);
 // error line that mentions needle, and no run file under res/phase<phase> (Criterion asserts).
 void test_expect_config_error(int rc, const char *out, const char *res, int phase, const char *extra,
                               const char *needle);
+// Runs qins-phase<phase> --force on stories260K and the TinyStories text (found as the tests find
+// them; a missing file fails the test) into results dir res, with sets (its --set options) and
+// extra appended; out receives stdout and stderr. Returns the exit status.
+int test_run_phase(int phase, const char *res, const char *sets, const char *extra, char *out, size_t cap);
