@@ -115,8 +115,12 @@ int qins_gate_defs_load(const char *path, struct qins_gate_defs *out) {
         else if (!c.cmp) why = "cmp must be one of > >= < <= == abs< abs<=";
         else if (c.decision) {
             char *slash = strchr(field[5], '/');
-            if (!slash) why = "decision threshold must be GO/PAUSE, e.g. 0.95/0.90";
-            else {
+            c.pause = NAN; // one number: two bands, GO or NO-GO
+            if (!slash) {
+                if (!parse_num(trim(field[5]), &c.threshold))
+                    why = "decision threshold must be GO or GO/PAUSE, e.g. 0.85 or 0.95/0.90";
+                else if (c.cmp != QINS_CMP_GT && c.cmp != QINS_CMP_GE) why = "decision cmp must be > or >=";
+            } else {
                 *slash = 0;
                 if (!parse_num(trim(field[5]), &c.threshold) || !parse_num(trim(slash + 1), &c.pause))
                     why = "decision threshold must be two numbers GO/PAUSE";
@@ -287,7 +291,7 @@ static int evaluate(const struct qins_gate_defs *defs, int gate, const char *res
         }
         if (c->decision) {
             row->band = holds(c->cmp, v, c->threshold) ? QINS_VERDICT_GO
-                        : v >= c->pause                ? QINS_VERDICT_PAUSE
+                        : !isnan(c->pause) && v >= c->pause ? QINS_VERDICT_PAUSE
                                                        : QINS_VERDICT_NOGO;
             row->pass = row->band != QINS_VERDICT_NOGO;
             band = row->band;
@@ -318,7 +322,8 @@ int qins_gate_evaluate_preview(const struct qins_gate_defs *defs, int gate, cons
 
 
 static void fmt_threshold(const struct qins_gate_criterion *c, char *buf, size_t cap) {
-    if (c->decision) snprintf(buf, cap, "GO %s %g, PAUSE >= %g", cmp_str(c->cmp), c->threshold, c->pause);
+    if (c->decision && isnan(c->pause)) snprintf(buf, cap, "GO %s %g, else NO-GO", cmp_str(c->cmp), c->threshold);
+    else if (c->decision) snprintf(buf, cap, "GO %s %g, PAUSE >= %g", cmp_str(c->cmp), c->threshold, c->pause);
     else snprintf(buf, cap, "%s %g", cmp_str(c->cmp), c->threshold);
 }
 

@@ -14,7 +14,8 @@
 //   metric    /metrics name in that run, e.g. qins8/token_match
 //   cmp       >  >=  <  <=  ==  abs<  abs<=   (measured cmp threshold must hold)
 //   threshold number; for the decision row "GO/PAUSE", e.g. 0.95/0.90 with cmp ">":
-//             GO if measured > 0.95, PAUSE if measured >= 0.90, else NO-GO
+//             GO if measured > 0.95, PAUSE if measured >= 0.90, else NO-GO; or one number for
+//             a decision with no PAUSE band (e.g. 0.85: GO if measured > 0.85, else NO-GO)
 //   floor     noise-floor variant shown beside the measurement (same metric, other variant,
 //             same run), e.g. fp16; "-" = none
 //   wording   the plan's words, shown in reports
@@ -35,7 +36,7 @@ struct qins_gate_criterion {
     char metric[128];
     enum qins_gate_cmp cmp;
     double threshold;
-    double pause;       // decision row: PAUSE lower bound
+    double pause;       // decision row: PAUSE lower bound (NaN: no PAUSE band)
     bool decision;
     bool target;        // id "target_*": reported (MET/MISSED), not part of the verdict
     char floor[48];     // "" = none

@@ -20,7 +20,8 @@ static const char *GATES =
     "2 | finite | tag:full | jacobian/nonfinite_count | == | 0 | - | no NaN/Inf\n"
     "2 | decision | tag:full | jacobian/token_match | > | 0.95/0.90 | fp16 | GO/PAUSE/NO-GO\n"
     "2 | target_err | tag:single-layer | jacobian/rel_error | < | 0.01 | - | target: error < 1%\n"
-    "3 | err | * | e/ppl_delta_pct | abs< | 1 | - | within 1%\n";
+    "3 | err | * | e/ppl_delta_pct | abs< | 1 | - | within 1%\n"
+    "5 | decision | * | m/token_match | > | 0.85 | - | two bands: > 85% GO, else NO-GO\n";
 
 static char dir[512];
 static struct qins_gate_defs defs;
@@ -179,6 +180,23 @@ Test(gate, phase2_three_way_decision) {
     cr_assert_eq(phase2(0.97, 0.99, 2), QINS_VERDICT_NOGO, "NaN/Inf seen");
 }
 
+// A decision with one threshold has no PAUSE band: exactly 0.85 is NO-GO, not PAUSE.
+Test(gate, two_band_decision_has_no_pause) {
+    const double values[] = {0.9, 0.85, 0.5};
+    const int want[] = {QINS_VERDICT_GO, QINS_VERDICT_NOGO, QINS_VERDICT_NOGO};
+    for (int i = 0; i < 3; i++) {
+        char sub[700];
+        snprintf(sub, sizeof sub, "%s/two-band-%d", dir, i);
+        struct synth_metric m[] = {{"m/token_match", values[i], "fraction"}};
+        cr_assert_eq(synth_run(sub, 5, "", false, m, 1, NULL, 0), QINS_OK);
+        struct qins_gate_result r;
+        cr_assert_eq(qins_gate_evaluate(&defs, 5, sub, NULL, 0, &r), QINS_OK);
+        cr_assert_eq(r.verdict, want[i], "token match %g", values[i]);
+        cr_assert(isnan(r.rows[0].crit.pause));
+        qins_gate_result_free(&r);
+    }
+}
+
 // target_* rows are evaluated and shown (MET / MISSED) but never change the verdict: the
 // three-way tests above reach GO while the single-layer runs lack jacobian/rel_error.
 Test(gate, target_rows_are_reported_and_do_not_decide) {
@@ -270,7 +288,7 @@ Test(gate, gates_file_errors_name_the_line) {
     snprintf(path, sizeof path, "%s/bad.txt", dir);
     const char *bad[] = {"1 | a | * | m | > | 2 | -\n", "1 | a | * | m | >> | 2 | - | w\n",
                          "1 | a | any | m | > | 2 | - | w\n", "# c\n\n1 | a | * | m | > | x | - | w\n",
-                         "2 | decision | * | m | > | 0.9 | - | w\n", "1 | a | * | m | > | 1 | - | w\n1 | a | * | n | > | 1 | - | w\n"};
+                         "2 | decision | * | m | < | 0.9 | - | w\n", "1 | a | * | m | > | 1 | - | w\n1 | a | * | n | > | 1 | - | w\n"};
     int lines[] = {1, 1, 1, 3, 1, 2};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         FILE *f = fopen(path, "w");
