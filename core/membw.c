@@ -14,10 +14,10 @@ static volatile float sink;
 
 // The widest loads this CPU has (target clones), read as eight memory streams at once with a
 // software prefetch 4 KiB ahead of each: the probe must not be the bottleneck, or a kernel could
-// stream "faster than the machine". Measured (512 MiB, one thread, "Intel(R) Xeon(R)
-// Processor"): one sequential stream 9.3 GB/s, with the prefetch 10.4, four streams 15.6, eight
-// with the prefetch 16-17 (two threads: 19 for one stream each, 27-30 for eight). The GEMV
-// kernels read four streams per thread (kernels/cpu/matmul.c) and would beat a one-stream probe.
+// stream "faster than the machine". Measured on "Intel(R) Xeon(R) Processor" (the "read probe"
+// line of qins-bench-matmul): one stream per thread (0cc60bb) 9.6-10.4 GB/s on one thread and
+// 16.7-19.7 on two, eight streams with the prefetch 14.4 and 29.0; the four-stream GEMV streams
+// F16 at 13-14 GB/s on one thread, past what the one-stream probe said the machine could.
 #define PROBE_STREAMS 8
 #define PROBE_PREFETCH_FLOATS 1024
 __attribute__((target_clones("avx512f", "avx2", "default"))) static float read_span(const float *p, size_t n) {

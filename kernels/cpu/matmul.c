@@ -111,12 +111,17 @@ static const struct qins_matmul_isa_kernels scalar_kernels = {
 
 static enum qins_isa requested = QINS_ISA_AUTO;
 
+// Cached like qins_cpu_simd_level: every GEMV asks.
 static enum qins_isa best_isa(void) {
     static const enum qins_isa by_level[3] = {QINS_ISA_SCALAR, QINS_ISA_AVX2, QINS_ISA_AVX512};
-    const enum qins_isa isa = by_level[qins_cpu_simd_level()];
-    struct qins_cpu_features f;
-    qins_cpu_features_get(&f);
-    return isa == QINS_ISA_AVX512 && f.avx512vnni ? QINS_ISA_AVX512_VNNI : isa;
+    static int best = -1;
+    if (best < 0) {
+        struct qins_cpu_features f;
+        qins_cpu_features_get(&f);
+        const enum qins_isa isa = by_level[qins_cpu_simd_level()];
+        best = isa == QINS_ISA_AVX512 && f.avx512vnni ? QINS_ISA_AVX512_VNNI : isa;
+    }
+    return (enum qins_isa)best;
 }
 
 void qins_matmul_set_isa(enum qins_isa isa) { requested = isa; }
@@ -149,11 +154,11 @@ void qins_wmat_decode(const struct qins_wmat *w, int r0, int n_rows, int c0, int
 // ---- GEMV
 
 // A thread's rows are read as four memory streams: rows r, r+q, r+2q, r+3q side by side (a dot4
-// with a stride of q rows), the rows left over one by one. Measured (one thread, 16384 x 3072 from
-// DRAM, "Intel(R) Xeon(R) Processor"): F16 10.9 GB/s one row at a time, 11.0 four adjacent
-// rows, 16.2 four rows q apart; F32 10.0 / 15.3 / 15.6; Q8_0 (FP32 dot) 10.5 / 8.9 / 12.1. One
-// sequential stream does not keep enough cache-line requests in flight to reach the memory's
-// bandwidth; four far-apart streams do (the read probe, core/membw.c, reads the same way).
+// with a stride of q rows), the rows left over one by one. Measured with qins-bench-matmul (one
+// thread, the L3 evicted between repetitions, "Intel(R) Xeon(R) Processor"): F16 qkv / gate_up
+// 9.9 / 9.9 GB/s with one sequential stream (da71b50's kernels), 13.0 / 13.5 with four (84bb8d2).
+// One stream does not keep enough cache-line requests in flight to reach the memory's bandwidth;
+// four far-apart streams do (the read probe, core/membw.c, reads several streams too).
 // dot4 does exactly dot's arithmetic per row, so the results are the bits they were.
 #define GEMV_STREAMS 4
 
@@ -218,7 +223,7 @@ void qins_gemv(const struct qins_wmat *w, const float *x, float *y) {
     // x's digits once for all threads
     struct qins_q8x xq;
     const int q8x = use_q8x(w) && qins_q8x_prepare(&xq, x, w->cols) == 0;
-    // one contiguous run of rows per thread: each thread's weights are one sequential stream
+    // one contiguous run of rows per thread (read as GEMV_STREAMS streams by gemv_rows_*)
 #pragma omp parallel num_threads(nt)
     {
         const int t = omp_get_thread_num(), n = omp_get_num_threads();
