@@ -3,7 +3,10 @@
 // thread count: GEMV GB/s of weights streamed against the read-bandwidth probe (F32 also
 // through OpenBLAS sgemv, which decides the engine's F32 GEMV), and GEMM GFLOP/s for a prompt
 // batch against OpenBLAS sgemm on FP32 weights of the same shape. Each kernel is first checked
-// against its reference on the benchmark's own matrix.
+// against its reference on the benchmark's own matrix. "in L3" times the same kernel on the
+// shape's first rows (about 8 MiB a thread, left in cache between repetitions): the kernel's
+// ceiling when memory is not the limit; a GEMV whose in-L3 figure is not well above the read
+// probe is compute-bound, and no prefetching will bring it to the probe.
 // Usage: qins-bench-matmul [--threads 1,2] [--batch 128] [--reps 5] [--isa scalar|avx2|avx512|avx512vnni]
 #include <cblas.h>
 #include <math.h>
@@ -185,6 +188,15 @@ int main(int argc, char **argv) {
                     const double fdot = bytes / gemv_time(run_gemv, &c, reps) / 1e9;
                     qins_matmul_set_isa(QINS_ISA_AVX512_VNNI);
                     printf(" | FP32 dot %.2f GB/s (integer/FP32 dot %.2f)", fdot, gemv / fdot);
+                }
+                // the in-cache ceiling: the first rows of the same matrix, a whole number of
+                // 4-row streams per thread, timed without eviction after one warm-up pass
+                const int l3_rows = (int)((size_t)nt * (8u << 20) / w.row_bytes) / (16 * nt) * (16 * nt);
+                if (l3_rows > 0 && l3_rows < w.rows) {
+                    struct qins_wmat w3;
+                    qins_wmat_init(&w3, w.type, d, l3_rows, w.cols);
+                    struct call c3 = {&w3, x, y, batch, 0, NULL};
+                    printf(" | in L3 %.2f GB/s", (double)qins_wmat_bytes(&w3) / median_time(run_gemv, &c3, 5 * reps) / 1e9);
                 }
                 if (gemv > read_gbps * 1.05) printf(" | WARNING: faster than the read probe: the probe is wrong");
                 printf("\n");
