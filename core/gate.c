@@ -351,6 +351,31 @@ void qins_gate_row_format(const struct qins_gate_row *w, struct qins_gate_row_te
     t->result = row_result(w);
 }
 
+void qins_gate_reason(const struct qins_gate_result *r, char *out, size_t cap) {
+    if (!cap) return;
+    const struct qins_gate_row *first = NULL, *decision = NULL;
+    size_t n_fail = 0, n_crit = 0;
+    for (size_t i = 0; i < r->n_rows; i++) {
+        const struct qins_gate_row *w = &r->rows[i];
+        if (w->crit.target) continue;
+        n_crit++;
+        if (w->crit.decision) decision = w;
+        if (!w->pass && !n_fail++) first = w;
+    }
+    struct qins_gate_row_text t;
+    if (first) {
+        qins_gate_row_format(first, &t);
+        int n = first->missing ? snprintf(out, cap, "%s: %s", first->crit.wording, first->note)
+                               : snprintf(out, cap, "%s: %s (needs %s)", first->crit.wording, t.measured, t.threshold);
+        if (n_fail > 1 && n >= 0 && (size_t)n < cap) snprintf(out + n, cap - (size_t)n, "; %zu more fail", n_fail - 1);
+    } else if (decision) {
+        qins_gate_row_format(decision, &t);
+        snprintf(out, cap, "%s: %s (%s)", decision->crit.wording, t.measured, t.result);
+    } else {
+        snprintf(out, cap, n_crit ? "all %zu criteria pass" : "no criteria", n_crit);
+    }
+}
+
 void qins_gate_print(FILE *f, const struct qins_gate_result *r) {
     fprintf(f, "gate %d (%s), evaluated %s\n", r->gate, r->gates_path, r->time);
     if (r->preview)

@@ -97,6 +97,12 @@ void qins_gate_result_free(struct qins_gate_result *r);
 const char *qins_verdict_str(int verdict);
 // Prints the criterion / measured / threshold / floor / PASS-FAIL table and the verdict.
 void qins_gate_print(FILE *f, const struct qins_gate_result *r);
+// The verdict's reason in one line (what `qins run-all` prints in its chain of verdicts):
+//   NO-GO: the first failing criterion: "<wording>: <measured> (needs <threshold>)", or its
+//          note when the run or metric is missing, then "; K more fail" when others fail too;
+//   PAUSE / GO with a decision row: the decision's wording and its measured value;
+//   GO otherwise: "all K criteria pass". Targets never appear. Writes at most cap bytes.
+void qins_gate_reason(const struct qins_gate_result *r, char *out, size_t cap);
 // Writes results_dir/gates/gate-N.md and appends the evaluation to results_dir/gates/gates.h5
 // (group /gate<N>/<time>; /gate<N> attributes latest_*). Returns QINS_OK or QINS_ERR_IO.
 int qins_gate_record(const struct qins_gate_result *r, const char *results_dir);

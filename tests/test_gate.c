@@ -327,3 +327,34 @@ Test(gate, shipped_gates_file_defines_the_plan) {
     cr_assert_eq(targets, 3, "error < 1%%, PPL < +5%%, decode ops -50%% are targets");
     qins_gate_defs_free(&d);
 }
+
+// The one-line reason run-all prints: the first failing criterion (or its missing-metric note)
+// and how many more fail; the decision's band when nothing fails; targets never count.
+Test(gate, reason_names_the_first_failing_criterion_or_the_decision) {
+    struct qins_gate_row rows[3];
+    memset(rows, 0, sizeof rows);
+    snprintf(rows[0].crit.wording, sizeof rows[0].crit.wording, "token match > 99%%");
+    rows[0].crit.cmp = QINS_CMP_GT, rows[0].crit.threshold = 0.99, rows[0].measured = 0.5;
+    snprintf(rows[1].crit.wording, sizeof rows[1].crit.wording, "a target");
+    rows[1].crit.target = true, rows[1].crit.cmp = QINS_CMP_LT, rows[1].crit.threshold = 1, rows[1].measured = 2;
+    snprintf(rows[2].crit.wording, sizeof rows[2].crit.wording, "decision: > 95%% GO");
+    rows[2].crit.decision = true, rows[2].crit.cmp = QINS_CMP_GT, rows[2].crit.threshold = 0.95;
+    rows[2].crit.pause = 0.9, rows[2].measured = 0.92, rows[2].pass = true, rows[2].band = QINS_VERDICT_PAUSE;
+    struct qins_gate_result r = {.gate = 2, .rows = rows, .n_rows = 3, .verdict = QINS_VERDICT_NOGO};
+    char why[256];
+    qins_gate_reason(&r, why, sizeof why);
+    cr_assert_str_eq(why, "token match > 99%: 0.5 (needs > 0.99)");
+    rows[2].pass = false;
+    qins_gate_reason(&r, why, sizeof why);
+    cr_assert_str_eq(why, "token match > 99%: 0.5 (needs > 0.99); 1 more fail");
+    rows[0].missing = true;
+    snprintf(rows[0].note, sizeof rows[0].note, "metric x/token_match missing in run R");
+    qins_gate_reason(&r, why, sizeof why);
+    cr_assert_str_eq(why, "token match > 99%: metric x/token_match missing in run R; 1 more fail");
+    rows[0].pass = true, rows[0].missing = false, rows[2].pass = true;
+    qins_gate_reason(&r, why, sizeof why);
+    cr_assert(strstr(why, "decision: > 95% GO: 0.92 (PAUSE)"), "%s", why);
+    r.n_rows = 2;
+    qins_gate_reason(&r, why, sizeof why);
+    cr_assert_str_eq(why, "all 1 criteria pass", "the target row is not a criterion");
+}

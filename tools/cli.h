@@ -15,3 +15,4 @@ int qins_cli_runs(int argc, char **argv);
 int qins_cli_report(int argc, char **argv);
 int qins_cli_reproduce(int argc, char **argv);
 int qins_cli_config(int argc, char **argv);
+int qins_cli_run_all(int argc, char **argv);

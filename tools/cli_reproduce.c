@@ -15,6 +15,7 @@
 
 #include "blas.h"
 #include "cli.h"
+#include "cli_phase.h"
 #include "common.h"
 #include "config.h"
 #include "paths.h"
@@ -54,12 +55,6 @@ static void locate(const char *config, const char *key, enum qins_path_kind kind
         // a miss here is not an error: fall back quietly
         if (qins_path_try(kind, name, found, sizeof found) == QINS_OK) snprintf(out, cap, "%s", found);
     }
-}
-
-static bool contains(const struct qins_run_meta *v, size_t n, const char *id) {
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(v[i].run_id, id)) return true;
-    return false;
 }
 
 static bool allowed(const struct compare_opts *o, const char *name) {
@@ -263,18 +258,6 @@ int qins_cli_reproduce(int argc, char **argv) {
         return 0;
     }
 
-    // qins-phaseN beside this binary.
-    char self[PATH_MAX], bin[PATH_MAX + 32];
-    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (len <= 0) snprintf(self, sizeof self, "%s", argv[0]);
-    else self[len] = 0;
-    snprintf(bin, sizeof bin, "%s/qins-phase%d", dirname(self), m.phase);
-    if (access(bin, X_OK) != 0) {
-        fprintf(stderr, "qins: reproduce: %s not found or not executable (build the phase binary)\n", bin);
-        qins_runfile_close(orig);
-        free(config);
-        return 1;
-    }
     char cfg_path[] = "/tmp/qins-reproduce-XXXXXX.ini";
     int fd = mkstemps(cfg_path, 4);
     FILE *cf = fd >= 0 ? fdopen(fd, "w") : NULL;
@@ -285,46 +268,16 @@ int qins_cli_reproduce(int argc, char **argv) {
         return 1;
     }
     free(config);
-    struct qins_run_meta *before, *after;
-    size_t nb, na;
-    if (qins_results_list(results, m.phase, &before, &nb, NULL) < 0) {
-        qins_runfile_close(orig);
-        return 1;
-    }
-    printf("running %s --config %s --results %s%s\n", bin, cfg_path, results, m.forced ? " --force" : "");
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (m.forced) execl(bin, bin, "--config", cfg_path, "--results", results, "--force", (char *)NULL);
-        else execl(bin, bin, "--config", cfg_path, "--results", results, (char *)NULL);
-        _exit(127);
-    }
-    int status = 0;
-    if (pid < 0 || waitpid(pid, &status, 0) < 0) status = -1;
+    const char *args[] = {"--config", cfg_path, "--results", results, m.forced ? "--force" : NULL, NULL};
+    char new_path[1024];
+    const int ran = cli_run_phase("reproduce", m.phase, args, results, new_path, sizeof new_path, NULL);
     unlink(cfg_path);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "qins: reproduce: %s failed (status %d)\n", bin, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-        free(before);
-        qins_runfile_close(orig);
-        return 1;
-    }
-    if (qins_results_list(results, m.phase, &after, &na, NULL) < 0) {
-        free(before);
-        qins_runfile_close(orig);
-        return 1;
-    }
-    const struct qins_run_meta *new_run = NULL;
-    for (size_t i = 0; i < na && !new_run; i++) // newest first
-        if (!contains(before, nb, after[i].run_id)) new_run = &after[i];
-    free(before);
     qins_runfile_t *rep = NULL;
-    if (!new_run || qins_runfile_open(&rep, new_run->path) < 0) {
-        fprintf(stderr, "qins: reproduce: the phase binary exited 0 but wrote no new complete run under %s/phase%d\n",
-                results, m.phase);
-        free(after);
+    if (ran != 0 || qins_runfile_open(&rep, new_path) < 0) {
         qins_runfile_close(orig);
         return 1;
     }
+    const struct qins_run_meta *new_run = qins_runfile_meta(rep);
     printf("new run: %s\n", new_run->path);
     struct qins_run_meta old_meta = m;
     snprintf(old_meta.git_commit, sizeof old_meta.git_commit, "%s", new_run->git_commit); // said above already
@@ -334,6 +287,5 @@ int qins_cli_reproduce(int argc, char **argv) {
     int rc = compare_runs(orig, rep, &o);
     qins_runfile_close(rep);
     qins_runfile_close(orig);
-    free(after);
     return rc;
 }

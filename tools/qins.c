@@ -26,6 +26,8 @@ static const struct cli_command commands[] = {
     {"config", qins_cli_config, "[FILE.ini]: documented defaults of [run]/[codec], or a file's effective config"},
     {"runs", qins_cli_runs, "[--results DIR] [--phase N]: list recorded runs with key metrics and gate status"},
     {"report", qins_cli_report, "[--results DIR] [--plots DIR]: render plots and results/report/index.html"},
+    {"run-all", qins_cli_run_all,
+     "[--force] [--from N] [--to N] [--set [P:]S.K=V]...: phases 0..6 in order, each gate after its phase; stops at a NO-GO"},
     {"reproduce", qins_cli_reproduce,
      "OLD.h5 [--against NEW.h5] [--allow-metric-diff GLOB]...: re-run the config (or take NEW), compare"},
 };
