@@ -10,10 +10,11 @@
 #include "json_out.h"
 #include "kv_paged.h"
 #include "model.h"
+#include "slots.h"
 #include "tokenizer.h"
 
 int qins_cli_generate(int argc, char **argv) {
-    static const char *const options[] = {"--model", "--prompt", "--tokens", "--kv", "--threads", NULL},
+    static const char *const options[] = {"--model", "--prompt", "--tokens", "--kv", "--threads", "--config", NULL},
                              *const flags[] = {"--json", NULL};
     struct cli_args a = {"generate", argc, argv, options, flags, {0}, 0};
     if (cli_parse(&a) < 0) return 2;
@@ -68,12 +69,15 @@ int qins_cli_generate(int argc, char **argv) {
         qins_json_str(&j, spec.name);
         qins_json_key(&j, "kv_bytes");
         qins_json_uint(&j, qins_kv_stored_bytes(kv));
+        qins_json_key(&j, "weight_bytes"); // the matmul weights as the slots store them (a --config codec shows here)
+        qins_json_uint(&j, qins_model_stored_weight_bytes(m));
         qins_json_object_end(&j);
         rc = qins_json_end(&j) < 0 ? 1 : 0;
     } else {
         fwrite(prompt, 1, strlen(prompt), stdout);
         fwrite(text, 1, len, stdout);
-        printf("\n[%d tokens, kv %s: %zu bytes]\n", n, spec.name, qins_kv_stored_bytes(kv));
+        printf("\n[%d tokens, kv %s: %zu bytes, matmul weights %zu bytes]\n", n, spec.name, qins_kv_stored_bytes(kv),
+               qins_model_stored_weight_bytes(m));
         rc = 0;
     }
     free(text);

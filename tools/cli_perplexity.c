@@ -20,7 +20,7 @@ static void on_progress(void *user, int64_t done, int64_t total) {
 }
 
 int qins_cli_perplexity(int argc, char **argv) {
-    static const char *const options[] = {"--model", "--text-file", "--ctx", "--chunks", "--kv", "--threads", NULL},
+    static const char *const options[] = {"--model", "--text-file", "--ctx", "--chunks", "--kv", "--threads", "--config", NULL},
                              *const flags[] = {"--json", NULL};
     struct cli_args a = {"perplexity", argc, argv, options, flags, {0}, 0};
     if (cli_parse(&a) < 0) return 2;

@@ -104,31 +104,66 @@ char *cli_read_file(const char *cmd, const char *path, long *len) {
 #include "kv_paged.h"
 #include "model.h"
 #include "paths.h"
+#include "production.h"
 #include "tokenizer.h"
+
+// --config FILE: the production config (core/production.h), read once per process (the
+// subcommands ask for the KV spec first, then the model).
+static struct qins_production cli_prod;
+static int cli_prod_state; // 0 not read, 1 read, -1 failed
+static const struct qins_production *production(const struct cli_args *a, int *err) {
+    const char *path = cli_opt(a, "--config");
+    *err = 0;
+    if (!path) return NULL;
+    if (!cli_prod_state) cli_prod_state = qins_production_read(path, &cli_prod) == QINS_OK ? 1 : -1;
+    if (cli_prod_state < 0) *err = -1;
+    return cli_prod_state > 0 ? &cli_prod : NULL;
+}
 
 int cli_load_model(const struct cli_args *a, struct qins_model **m, struct qins_tokenizer **tok) {
     *m = NULL;
     *tok = NULL;
+    int err;
+    const struct qins_production *prod = production(a, &err);
+    if (err) return -1;
     const char *name = cli_opt(a, "--model") ? cli_opt(a, "--model") : a->positional[0];
+    if (prod && name) {
+        fprintf(stderr, "qins %s: give the model with --model or in --config %s, not both\n", a->cmd, prod->path);
+        return -1;
+    }
+    if (prod) name = prod->model;
     if (!name) {
         fprintf(stderr, "qins %s: no model given (--model FILE)\n", a->cmd);
         return -1;
     }
+    const long all = sysconf(_SC_NPROCESSORS_ONLN);
     long threads;
-    if (cli_int(a, "--threads", 1, 1024, sysconf(_SC_NPROCESSORS_ONLN), &threads) < 0) return -1;
+    if (cli_int(a, "--threads", 1, 1024, prod && prod->threads > 0 ? prod->threads : all, &threads) < 0) return -1;
     qins_set_threads((int)threads);
     char path[1024];
     if (qins_path_resolve(QINS_PATH_MODEL, name, path, sizeof path) < 0 || qins_model_load(path, m) < 0) return -1;
-    if (qins_tokenizer_init_gguf((*m)->gguf, tok) < 0) {
+    if (qins_tokenizer_init_gguf((*m)->gguf, tok) < 0 || (prod && qins_production_apply(prod, *m) < 0)) {
+        qins_tokenizer_free(*tok);
         qins_model_free(*m);
-        *m = NULL;
+        *m = NULL, *tok = NULL;
         return -1;
     }
     return 0;
 }
 
 int cli_kv_spec(const struct cli_args *a, struct qins_kv_spec *spec) {
+    int err;
+    const struct qins_production *prod = production(a, &err);
+    if (err) return -1;
     const char *kv = cli_opt(a, "--kv");
+    if (prod && kv) {
+        fprintf(stderr, "qins %s: give the KV store with --kv or in --config %s, not both\n", a->cmd, prod->path);
+        return -1;
+    }
+    if (prod) {
+        *spec = prod->kv;
+        return 0;
+    }
     return qins_kv_spec_parse(kv ? kv : "fp32", spec) < 0 ? -1 : 0;
 }
 

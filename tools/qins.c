@@ -14,8 +14,8 @@ struct cli_command {
 static const struct cli_command commands[] = {
     {"info", qins_cli_info, "[MODEL] [--json]: BLAS core and CPU; architecture, dimensions, tensors by type"},
     {"tokenize", qins_cli_tokenize, "--model M (--text-file F | --text T) [--no-bos] [--json] [--pieces]"},
-    {"generate", qins_cli_generate, "--model M --prompt P --tokens N [--kv SPEC] [--json]"},
-    {"perplexity", qins_cli_perplexity, "--model M --text-file F --ctx N [--chunks K] [--json]"},
+    {"generate", qins_cli_generate, "(--model M | --config PROD.ini) --prompt P --tokens N [--kv SPEC] [--json]"},
+    {"perplexity", qins_cli_perplexity, "(--model M | --config PROD.ini) --text-file F --ctx N [--chunks K] [--json]"},
     {"bench", qins_cli_bench,
      "--model M [--threads 1,2] [--weights stored|f32] [--kv fp32|fp16] [--depth 512,2048]: pp/tg tok/s vs sgemm and read GB/s, RSS"},
     {"profile", qins_cli_profile,
