@@ -10,7 +10,7 @@
 
 // Lowest index of the largest value; NaN never wins over a number (a variant that blew up
 // still yields a valid id, and its non-finite logits are counted by the callers).
-static int32_t argmax(const float *x, int n) {
+int32_t qins_argmax(const float *x, int n) {
     int32_t best = 0;
     for (int i = 1; i < n; i++)
         if (x[i] > x[best] || (isnan(x[best]) && !isnan(x[i]))) best = i;
@@ -33,7 +33,7 @@ int qins_generate_greedy(struct qins_model *m, struct qins_state *s, const int32
         pos += n;
     }
     for (int i = 0; i < n_gen; i++) {
-        int32_t next = argmax(s->logits, V);
+        int32_t next = qins_argmax(s->logits, V);
         if (step_logits) memcpy(step_logits + (size_t)i * V, s->logits, V * sizeof(float));
         out_ids[i] = next;
         produced++;
@@ -95,7 +95,7 @@ int qins_perplexity(struct qins_model *m, struct qins_state *s, const int32_t *t
             double nll = lse - lg[tokens[c * ctx + p + 1]];
             if (!finite) r->n_nonfinite++;
             r->token_nll[k] = (float)nll;
-            r->argmax[k] = argmax(lg, V);
+            r->argmax[k] = qins_argmax(lg, V);
             if (r->logprobs)
                 for (int i = 0; i < V; i++) r->logprobs[(size_t)k * V + i] = (float)(lg[i] - lse);
             chunk_sum += nll;

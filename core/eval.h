@@ -8,6 +8,9 @@
 
 #include "model.h"
 
+// The index of the largest value (lowest index on ties; NaN never wins over a number).
+int32_t qins_argmax(const float *x, int n);
+
 typedef void (*qins_progress_fn)(void *user, int64_t done, int64_t total);
 
 // Clears the cache, runs the prompt as one batch, then n_gen greedy steps (argmax of the raw
