@@ -260,40 +260,69 @@ int qins_sweep_latency(struct qins_sweep *s, const int *idx, size_t n, int n_gen
     return qins_sweep_latency_as(s, idx, NULL, n, n_gen, reps, sfx, ctx_key, median_s);
 }
 
+// A variant that failed evaluation (its codec blew up: NaN quality) is not timed: activating it
+// again would fail the same way and stop the whole run. Its latency metrics are recorded as NaN,
+// so a gate that reads them fails with the variant's own reason in the record.
 int qins_sweep_latency_as(struct qins_sweep *s, const int *idx, const char *const *names, size_t n, int n_gen, int reps,
                           const char *sfx, const char *ctx_key, double *median_s) {
     struct qins_exp *e = s->e;
     for (size_t k = 0; k < n; k++)
-        QINS_TRY(qins_sweep_check_context(s, &s->v[idx[k]], n_gen + 1, ctx_key ? ctx_key : "the latency length"));
-    const int n_cfg = (int)n + 1;
+        if (!s->v[idx[k]].failed)
+            QINS_TRY(qins_sweep_check_context(s, &s->v[idx[k]], n_gen + 1, ctx_key ? ctx_key : "the latency length"));
+    int *live = calloc(n + 1, sizeof *live); // positions k of the timed variants
+    size_t n_live = 0;
+    for (size_t k = 0; live && k < n; k++)
+        if (!s->v[idx[k]].failed) live[n_live++] = (int)k;
+    const int n_cfg = (int)n_live + 1;
     const struct qins_kv_spec **kvs = calloc((size_t)n_cfg, sizeof *kvs);
+    int *tidx = calloc(n + 1, sizeof *tidx);
     double *med = calloc((size_t)n_cfg, sizeof *med), *samples = calloc((size_t)n_cfg * (reps - 1), sizeof *samples);
-    int st = kvs && med && samples ? 0 : QINS_ERR_NOMEM;
-    for (size_t k = 0; k < n; k++) kvs[k + 1] = s->v[idx[k]].has_kv ? &s->v[idx[k]].kv : NULL;
-    struct latency_apply a = {s, idx};
+    int st = live && kvs && tidx && med && samples ? 0 : QINS_ERR_NOMEM;
+    for (size_t j = 0; st == 0 && j < n_live; j++) {
+        tidx[j] = idx[live[j]];
+        kvs[j + 1] = s->v[tidx[j]].has_kv ? &s->v[tidx[j]].kv : NULL;
+    }
+    struct latency_apply a = {s, tidx};
     const bool slots = s->ops.install || s->ops.activate;
-    printf("latency: %d configurations x %d repetitions, %d tokens each\n", n_cfg, reps, n_gen);
+    printf("latency: %d configurations x %d repetitions, %d tokens each", n_cfg, reps, n_gen);
+    if (n_live < n) printf(" (%zu failed variant%s not timed)", n - n_live, n - n_live == 1 ? "" : "s");
+    printf("\n");
     if (st == 0) st = qins_exp_latency(e, n_cfg, kvs, slots ? apply_config : NULL, &a, n_gen, reps, med, samples);
     reset_model(s);
-    for (int c = 0; st == 0 && c < n_cfg; c++) {
+    double *all = st == 0 ? malloc((n + 1) * sizeof *all) : NULL; // per position of idx, NaN when not timed
+    if (st == 0 && !all) st = QINS_ERR_NOMEM;
+    if (st == 0) {
+        all[0] = med[0];
+        for (size_t k = 0; k < n; k++) all[k + 1] = NAN;
+        for (size_t j = 0; j < n_live; j++) all[live[j] + 1] = med[j + 1];
+    }
+    int j_live = 0;
+    for (int c = 0; st == 0 && c <= (int)n; c++) {
         const char *alias = c > 0 && names ? names[c - 1] : NULL;
         const char *name = c == 0 ? "baseline" : alias ? alias : s->v[idx[c - 1]].name;
+        const bool timed = c == 0 || !s->v[idx[c - 1]].failed;
         char what[96], path[192];
-        const double over = 100.0 * (med[c] / med[0] - 1.0);
+        const double over = 100.0 * (all[c] / all[0] - 1.0);
         snprintf(what, sizeof what, "latency_us_per_token%s%s", sfx ? "_" : "", sfx ? sfx : "");
-        st = qins_sweep_metric_as(s, name, what, med[c] * 1e6, "us");
-        if (st == 0) st = qins_format(path, sizeof path, "/latency/%s/%s%sper_token_s", name, sfx ? sfx : "", sfx ? "_" : "");
-        if (st == 0) st = qins_run_array(e->run, path, QINS_DT_F64, samples + (size_t)c * (reps - 1), (size_t)reps - 1, 0);
+        st = qins_sweep_metric_as(s, name, what, all[c] * 1e6, "us");
+        if (st == 0 && timed) {
+            const int row = c == 0 ? 0 : ++j_live;
+            st = qins_format(path, sizeof path, "/latency/%s/%s%sper_token_s", name, sfx ? sfx : "", sfx ? "_" : "");
+            if (st == 0) st = qins_run_array(e->run, path, QINS_DT_F64, samples + (size_t)row * (reps - 1), (size_t)reps - 1, 0);
+        }
         if (st == 0 && c > 0) {
             struct qins_variant *v = &s->v[idx[c - 1]];
             snprintf(what, sizeof what, "overhead_pct%s%s", sfx ? "_" : "", sfx ? sfx : "");
             st = alias ? qins_sweep_metric_as(s, alias, what, over, "pct_time") : qins_sweep_metric(s, v, what, over, "pct_time");
-            printf("%-28s %.1f us/token vs FP32 %.1f us/token (%+.1f %%)%s%s\n", name, med[c] * 1e6, med[0] * 1e6, over,
-                   sfx ? ", " : "", sfx ? sfx : "");
+            if (timed)
+                printf("%-28s %.1f us/token vs FP32 %.1f us/token (%+.1f %%)%s%s\n", name, all[c] * 1e6, all[0] * 1e6, over,
+                       sfx ? ", " : "", sfx ? sfx : "");
+            else
+                printf("%-28s not timed: it failed (%s)\n", name, v->failed_reason);
         }
     }
-    if (st == 0 && median_s) memcpy(median_s, med, (size_t)n_cfg * sizeof *med);
-    free(kvs), free(med), free(samples);
+    if (st == 0 && median_s) memcpy(median_s, all, (n + 1) * sizeof *all);
+    free(all), free(live), free(tidx), free(kvs), free(med), free(samples);
     return st;
 }
 
