@@ -2,12 +2,16 @@
 // Dimension names: E = n_embd, V = n_vocab, F = n_ff, H = n_head, K = n_head_kv, D = head_dim.
 #include "model_writer.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
+#include "paths.h"
+
+#define FAKE_VOCAB_DEFAULT_N 300 // pieces of the fake vocab when the spec says n_vocab 0
 
 // --- deterministic random numbers: splitmix64 seeds xoshiro256**; Box-Muller normals
 
@@ -179,6 +183,8 @@ static int add_fake_vocab(qins_gguf_writer_t *w, uint32_t n_vocab) {
             goto done;
         }
     if ((st = qins_gguf_writer_add_str(w, "tokenizer.ggml.model", "llama")) < 0) goto done;
+    // as llama.cpp's converter writes for every SentencePiece vocab (llama.cpp reads it only for BPE)
+    if ((st = qins_gguf_writer_add_str(w, "tokenizer.ggml.pre", "default")) < 0) goto done;
     if ((st = qins_gguf_writer_add_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)tok, NULL, n_vocab)) < 0)
         goto done;
     if ((st = qins_gguf_writer_add_arr(w, "tokenizer.ggml.scores", QINS_GGUF_FLOAT32, scores, n_vocab)) < 0) goto done;
@@ -197,16 +203,119 @@ done:
     return st;
 }
 
-static int copy_vocab(qins_gguf_writer_t *w, const qins_gguf_t *src, uint32_t n_vocab) {
+// Checks a vocab file before anything is written: the per-token arrays are one entry per token
+// and every special-token id (tokenizer.ggml.*_token_id) names a token of the file. Returns 0
+// or QINS_ERR_FORMAT naming the file and the key.
+static int check_vocab(const qins_gguf_t *src, uint64_t *n_tokens) {
+    const char *f = qins_gguf_path(src);
     const struct qins_gguf_str *strs;
     uint64_t n;
-    QINS_TRY(qins_gguf_get_arr_str(src, "tokenizer.ggml.tokens", &strs, &n));
-    QINS_CHECK(n == n_vocab, QINS_ERR_ARG, "vocab file has %llu tokens, the model %u", (unsigned long long)n, n_vocab);
+    const int st = qins_gguf_get_arr_str(src, "tokenizer.ggml.tokens", &strs, &n);
+    QINS_CHECK(st != QINS_ERR_RANGE, QINS_ERR_FORMAT, "%s: not a vocab file (no tokenizer.ggml.tokens)", f);
+    QINS_TRY(st);
+    QINS_CHECK(n >= 3 && n <= INT32_MAX, QINS_ERR_FORMAT, "%s: vocab has %llu tokens", f, (unsigned long long)n);
+    static const struct { const char *key; enum qins_gguf_type type; } per_token[] = {
+        {"tokenizer.ggml.scores", QINS_GGUF_FLOAT32}, {"tokenizer.ggml.token_type", QINS_GGUF_INT32}};
+    for (size_t i = 0; i < sizeof per_token / sizeof per_token[0]; i++) {
+        const struct qins_gguf_kv *kv = qins_gguf_find_kv(src, per_token[i].key);
+        if (!kv) continue; // optional in llama.cpp
+        QINS_CHECK(kv->type == QINS_GGUF_ARRAY && kv->v.arr.type == per_token[i].type && kv->v.arr.n == n,
+                   QINS_ERR_FORMAT, "%s: %s is not an array of %llu %s", f, per_token[i].key, (unsigned long long)n,
+                   per_token[i].type == QINS_GGUF_FLOAT32 ? "f32" : "i32");
+    }
+    const size_t pre = strlen("tokenizer.ggml."), suf = strlen("_token_id");
+    for (uint64_t i = 0; i < qins_gguf_n_kv(src); i++) {
+        const char *key = qins_gguf_kv_at(src, i)->key;
+        const size_t len = strlen(key);
+        if (len <= pre + suf || strncmp(key, "tokenizer.ggml.", pre) || strcmp(key + len - suf, "_token_id")) continue;
+        // -1 (0xFFFFFFFF as u32) means "none" (llama.cpp's LLAMA_TOKEN_NULL; its llama2.c
+        // converter writes it, e.g. stories260K.gguf's separator): llama.cpp skips it, so it is
+        // copied as it is.
+        const struct qins_gguf_kv *kv = qins_gguf_kv_at(src, i);
+        if (((kv->type == QINS_GGUF_INT32 || kv->type == QINS_GGUF_INT64) && kv->v.i64 == -1) ||
+            (kv->type == QINS_GGUF_UINT32 && kv->v.u64 == UINT32_MAX) ||
+            (kv->type == QINS_GGUF_UINT64 && kv->v.u64 == UINT64_MAX))
+            continue;
+        uint64_t id;
+        QINS_TRY(qins_gguf_get_u64(src, key, &id));
+        QINS_CHECK(id < n, QINS_ERR_FORMAT, "%s: %s = %llu is past the last token (%llu)", f, key,
+                   (unsigned long long)id, (unsigned long long)(n - 1));
+    }
+    *n_tokens = n;
+    return QINS_OK;
+}
+
+// Copies every tokenizer.* key of src with its type (chat template, pre-tokenizer, special ids
+// and flags included). No padding: llama.cpp sizes its vocab from tokenizer.ggml.tokens and
+// requires token_embd to have one row per token, so resolve demands n_vocab == the token count.
+// Phi-3's padding rows (the "[PAD<id>]" pieces up to its 32064 logits) are already in its vocab
+// file, as llama.cpp's converter wrote them.
+static int copy_vocab(qins_gguf_writer_t *w, const qins_gguf_t *src) {
     for (uint64_t i = 0; i < qins_gguf_n_kv(src); i++) {
         const struct qins_gguf_kv *kv = qins_gguf_kv_at(src, i);
         if (!strncmp(kv->key, "tokenizer.", 10)) QINS_TRY(qins_gguf_writer_add_kv_copy(w, kv));
     }
     return QINS_OK;
+}
+
+// llama.cpp's name rule (model_writer.h): true when general.name contains "phi3" or "phi-3",
+// compared in lower case as llama.cpp does.
+static bool name_trips_phi3_rule(const char *name) {
+    char low[256];
+    size_t n = 0;
+    for (; name[n] && n + 1 < sizeof low; n++) low[n] = (char)tolower((unsigned char)name[n]);
+    low[n] = 0;
+    return strstr(low, "phi3") || strstr(low, "phi-3");
+}
+
+// The first piece the Phi-3 name rule looks up that the vocab lacks (the fake vocab never has
+// <|endoftext|>), or NULL when all are there.
+static const char *phi3_rule_missing(const qins_gguf_t *vocab) {
+    static const char *const need[] = {"<unk>", "<s>", "</s>", "<|endoftext|>"};
+    if (!vocab) return need[3];
+    const struct qins_gguf_str *strs;
+    uint64_t n;
+    if (qins_gguf_get_arr_str(vocab, "tokenizer.ggml.tokens", &strs, &n) < 0) return need[0];
+    for (size_t k = 0; k < sizeof need / sizeof need[0]; k++) {
+        const size_t len = strlen(need[k]);
+        uint64_t i = 0;
+        while (i < n && !(strs[i].len == len && !memcmp(strs[i].data, need[k], len))) i++;
+        if (i == n) return need[k];
+    }
+    return NULL;
+}
+
+// general.name for spec into buf: the given name (QINS_ERR_ARG if it trips the Phi-3 rule over
+// a vocab without its pieces), else "qins-random-<arch>" unless that trips it.
+static int model_name(const struct qins_random_model_spec *s, char *buf, size_t cap) {
+    const char *missing = phi3_rule_missing(s->vocab_src);
+    if (s->name) {
+        QINS_CHECK(!missing || !name_trips_phi3_rule(s->name), QINS_ERR_ARG,
+                   "general.name '%s' makes llama.cpp look up the Phi-3 token '%s', which %s lacks: use a Phi-3 "
+                   "vocab or a name without 'phi3'/'phi-3'",
+                   s->name, missing, s->vocab_src ? qins_gguf_path(s->vocab_src) : "the fake vocab");
+        snprintf(buf, cap, "%s", s->name);
+        return QINS_OK;
+    }
+    snprintf(buf, cap, "qins-random-%s", s->arch);
+    if (missing && name_trips_phi3_rule(buf)) snprintf(buf, cap, "qins-random-model");
+    return QINS_OK;
+}
+
+const char *qins_random_model_vocab_name(const char *arch) {
+    if (arch && !strcmp(arch, "phi3")) return "ggml-vocab-phi-3.gguf";
+    if (arch && !strcmp(arch, "llama")) return "ggml-vocab-llama-spm.gguf";
+    return NULL;
+}
+
+int qins_random_model_open_vocab(const char *arch, const char *name, qins_gguf_t **out) {
+    QINS_CHECK(out, QINS_ERR_ARG, "NULL out");
+    *out = NULL;
+    if (!name) name = qins_random_model_vocab_name(arch);
+    QINS_CHECK(name, QINS_ERR_ARG, "no default vocab for architecture '%s'", arch ? arch : "(none)");
+    char path[4096];
+    QINS_TRY(qins_path_resolve(QINS_PATH_VOCAB, name, path, sizeof path));
+    return qins_gguf_open(path, out);
 }
 
 // --- the model
@@ -229,11 +338,15 @@ int qins_random_model_spec_resolve(struct qins_random_model_spec *s) {
     QINS_CHECK(s->rope_dim % 2 == 0 && s->rope_dim <= s->head_dim, QINS_ERR_ARG,
                "rope_dim %u must be even and <= head_dim %u", s->rope_dim, s->head_dim);
     if (s->vocab_src) {
-        const struct qins_gguf_str *strs;
         uint64_t n;
-        QINS_TRY(qins_gguf_get_arr_str(s->vocab_src, "tokenizer.ggml.tokens", &strs, &n));
-        QINS_CHECK(n >= 3 && n <= INT32_MAX, QINS_ERR_ARG, "vocab file has %llu tokens", (unsigned long long)n);
+        QINS_TRY(check_vocab(s->vocab_src, &n));
         if (s->n_vocab == 0) s->n_vocab = (uint32_t)n;
+        QINS_CHECK(s->n_vocab == n, QINS_ERR_ARG,
+                   "%s has %llu tokens, the model %u (token_embd needs one row per token): use a vocab of %u "
+                   "tokens or the vocab's size",
+                   qins_gguf_path(s->vocab_src), (unsigned long long)n, s->n_vocab, s->n_vocab);
+    } else if (s->n_vocab == 0) {
+        s->n_vocab = FAKE_VOCAB_DEFAULT_N;
     }
     QINS_CHECK(s->n_vocab >= 3, QINS_ERR_ARG, "n_vocab %u < 3 (<unk>, <s>, </s>)", s->n_vocab);
     if (s->rms_eps == 0.0f) s->rms_eps = 1e-5f;
@@ -273,11 +386,11 @@ int qins_model_add_random(const struct qins_random_model_spec *spec, qins_gguf_w
     QINS_TRY(qins_random_model_spec_resolve(&s));
     const char *a = s.arch;
     const bool phi3 = !strcmp(a, "phi3");
-    char name[128];
-    snprintf(name, sizeof name, "qins-random-%s", a);
+    char name[256];
+    QINS_TRY(model_name(&s, name, sizeof name));
 
     QINS_TRY(qins_gguf_writer_add_str(w, "general.architecture", a));
-    QINS_TRY(qins_gguf_writer_add_str(w, "general.name", s.name ? s.name : name));
+    QINS_TRY(qins_gguf_writer_add_str(w, "general.name", name));
     QINS_TRY(add_key(w, a, "context_length", s.n_ctx));
     QINS_TRY(add_key(w, a, "embedding_length", s.n_embd));
     QINS_TRY(add_key(w, a, "feed_forward_length", s.n_ff));
@@ -296,7 +409,7 @@ int qins_model_add_random(const struct qins_random_model_spec *spec, qins_gguf_w
     if (s.sliding_window) QINS_TRY(add_key(w, a, "attention.sliding_window", s.sliding_window));
     QINS_TRY(qins_gguf_writer_add_u32(w, "general.file_type", file_type_of(s.weight_type)));
     if (s.weight_type == QINS_GGML_Q8_0) QINS_TRY(qins_gguf_writer_add_u32(w, "general.quantization_version", 2));
-    if (s.vocab_src) QINS_TRY(copy_vocab(w, s.vocab_src, s.n_vocab));
+    if (s.vocab_src) QINS_TRY(copy_vocab(w, s.vocab_src));
     else QINS_TRY(add_fake_vocab(w, s.n_vocab));
 
     const uint64_t E = s.n_embd, V = s.n_vocab, F = s.n_ff, D = s.head_dim;
@@ -374,7 +487,6 @@ int qins_random_model_shape(const char *shape, struct qins_random_model_spec *s)
         s->n_head = 4;
         s->n_head_kv = 2;
         s->n_ff = 96;
-        s->n_vocab = 300;
         s->n_ctx = 256;
     } else if (!strcmp(shape, "tiny-phi3")) {
         s->arch = "phi3";
@@ -383,7 +495,6 @@ int qins_random_model_shape(const char *shape, struct qins_random_model_spec *s)
         s->n_head = 4;
         s->n_head_kv = 4;
         s->n_ff = 96;
-        s->n_vocab = 300;
         s->n_ctx = 1024;
         s->n_ctx_orig = 256;
         s->rope_factors = true;

@@ -37,6 +37,7 @@ static const char *source_dir(void) { return env("QINS_SOURCE_DIR") ? env("QINS_
 const char *qins_path_kind_name(enum qins_path_kind kind) {
     switch (kind) {
     case QINS_PATH_MODEL: return "model";
+    case QINS_PATH_VOCAB: return "vocab";
     case QINS_PATH_DATA: return "data";
     case QINS_PATH_SOURCE: return "source";
     }
@@ -77,8 +78,9 @@ static void candidates(enum qins_path_kind kind, const char *name, struct cands 
         add(c, src, "", name);
         return;
     }
-    const char *sub = kind == QINS_PATH_MODEL ? "models/" : "data/";
-    const char *own = env(kind == QINS_PATH_MODEL ? "QINS_MODELS" : "QINS_DATA");
+    const char *sub = kind == QINS_PATH_MODEL ? "models/" : kind == QINS_PATH_VOCAB ? "tokenizers/" : "data/";
+    // A vocab file is model metadata: one put beside the models in $QINS_MODELS is found first.
+    const char *own = env(kind == QINS_PATH_DATA ? "QINS_DATA" : "QINS_MODELS");
     if (own) add(c, own, "", name);
     if (env("QINS_SHARED")) {
         add(c, env("QINS_SHARED"), sub, name);

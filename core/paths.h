@@ -1,5 +1,5 @@
-// core/paths.h — the one place that decides which file a name means: models, data files and
-// source-tree files (configs, prompt CSVs, gates, plot scripts), and the shared data root.
+// core/paths.h — the one place that decides which file a name means: models, vocab files, data
+// files and source-tree files (configs, prompt CSVs, gates, plot scripts), and the shared data root.
 // Owns: the lookup order below (used by the CLI, the phases, the benches and the tests).
 // Does not own: opening or parsing files. Errors: negative qins_status; not found is one log
 // line naming every place tried (qins_path_try is the same lookup without the log line).
@@ -8,6 +8,7 @@
 //   A name containing '/' is a path: used as given (kind SOURCE: a relative path is also tried
 //   under <source>/). A bare name is tried in these places, the first readable file wins:
 //     MODEL   $QINS_MODELS/  <shared>/models/  ./models/  ./  <source>/../shared/models/
+//     VOCAB   $QINS_MODELS/  <shared>/tokenizers/  ./tokenizers/  ./  <source>/../shared/tokenizers/
 //     DATA    $QINS_DATA/    <shared>/data/    ./data/    ./  <source>/../shared/data/
 //     SOURCE  ./  <source>/
 //   <shared> is $QINS_SHARED, else $QINS_MODELS/.. ; <source> is $QINS_SOURCE_DIR, else the
@@ -17,6 +18,7 @@
 
 enum qins_path_kind {
     QINS_PATH_MODEL,  // GGUF models ([run] model, --model)
+    QINS_PATH_VOCAB,  // vocab-only GGUFs whose tokenizer.* keys a written model copies (write-gguf --vocab)
     QINS_PATH_DATA,   // evaluation texts and other data files ([run] eval_text)
     QINS_PATH_SOURCE, // files of the source tree: experiments/*.ini, prompt CSVs, gates, plots
 };
@@ -31,7 +33,7 @@ int qins_path_try(enum qins_path_kind kind, const char *name, char *out, size_t 
 // Writes the places a bare or relative name of this kind is tried, in order, comma-separated
 // (what the not-found message lists) into out. Returns QINS_OK or QINS_ERR_RANGE.
 int qins_path_candidates(enum qins_path_kind kind, const char *name, char *out, size_t cap);
-// The kind's name in messages: "model", "data", "source". Returns a static string.
+// The kind's name in messages: "model", "vocab", "data", "source". Returns a static string.
 const char *qins_path_kind_name(enum qins_path_kind kind);
 
 // The shared data root (the folder holding models/, reference/, tokenizers/, data/):

@@ -39,7 +39,7 @@ static const struct qins_cfg_key phase4_keys[] = {
      "shaped F32 model (phi_layers blocks)", NULL},
     {"phase4", "phi_layers", QINS_CFG_INT, "2", 1, 32, NULL, "blocks of the Phi-3.5-mini-shaped model", NULL},
     {"phase4", "phi_model", QINS_CFG_STRING, "", 0, -1, NULL,
-     "that model's file; empty: <results>/cache/phi3.5-mini-<L>l-f32.gguf, written once (seed 42) when absent", NULL},
+     "that model's file; empty: <results>/cache/phi3.5-mini-<L>l-f32.gguf, written once (seed 42, the Phi-3 vocab) when absent", NULL},
     {"phase4", "contexts", QINS_CFG_LIST, "256,1024,2048", 1, 6, NULL,
      "end-to-end contexts: the timed decode steps are the last positions below each", INTS, .item_min = 64,
      .item_max = 131072},
@@ -231,10 +231,17 @@ static int phi_path(struct phase4 *P, char *out, size_t cap) {
     QINS_TRY(qins_random_model_shape("phi3.5-mini", &spec));
     spec.n_layer = (uint32_t)layers;
     QINS_TRY(qins_mkdir_p(dir));
-    printf("phase 4: writing the Phi-3.5-mini-shaped model (%d blocks, F32, seed %llu) to %s\n", layers,
-           (unsigned long long)spec.seed, out);
+    // The Phi-3 vocab, as `qins write-gguf --shape phi3.5-mini` writes it: the same file, one
+    // that llama.cpp loads too.
+    qins_gguf_t *vocab;
+    QINS_TRY(qins_random_model_open_vocab(spec.arch, NULL, &vocab));
+    spec.vocab_src = vocab;
+    printf("phase 4: writing the Phi-3.5-mini-shaped model (%d blocks, F32, seed %llu, vocab %s) to %s\n", layers,
+           (unsigned long long)spec.seed, qins_gguf_path(vocab), out);
     fflush(stdout);
-    return qins_model_write_random(&spec, out);
+    const int st = qins_model_write_random(&spec, out);
+    qins_gguf_free(vocab);
+    return st;
 }
 
 static void profile_hook(void *user, int cfg, int rep, int begin) {

@@ -152,3 +152,14 @@ Test(cli, nan_in_weights) {
     expect_one_line_error("info /tmp/qins_cli_nan.gguf", "NaN");
     unlink("/tmp/qins_cli_nan.gguf");
 }
+
+Test(cli, write_gguf_without_a_usable_vocab) {
+    expect_one_line_error("write-gguf --shape tiny-phi3 --vocab /nonexistent/v.gguf --out /tmp/qins_cli_v.gguf",
+                          "vocab '/nonexistent/v.gguf' not found");
+    expect_one_line_error("write-gguf --shape phi3.5-mini --vocab ggml-vocab-llama-spm.gguf --out /tmp/qins_cli_v.gguf",
+                          "has 32000 tokens, the model 32064");
+    char args[1400];
+    snprintf(args, sizeof args, "write-gguf --shape tiny-phi3 --vocab %s --out /tmp/qins_cli_v.gguf", text);
+    expect_one_line_error(args, "bad magic");
+    cr_assert_neq(access("/tmp/qins_cli_v.gguf", F_OK), 0, "nothing written");
+}

@@ -185,3 +185,27 @@ Test(paths, data_order_and_shared_root) {
     remove(file);
     rmdir(dir);
 }
+
+Test(paths, vocab_files_are_looked_up_beside_the_models_then_in_tokenizers) {
+    const char *src = getenv("QINS_SOURCE_DIR");
+    cr_assert(src, "QINS_SOURCE_DIR must be set by ctest");
+    char source[1024];
+    snprintf(source, sizeof source, "%s", src);
+    setenv("QINS_MODELS", "/m", 1);
+    setenv("QINS_SOURCE_DIR", "/src", 1);
+    char tried[2048];
+    cr_assert_eq(qins_path_candidates(QINS_PATH_VOCAB, "v.gguf", tried, sizeof tried), QINS_OK);
+    cr_assert_str_eq(tried, "/m/v.gguf, /m/../tokenizers/v.gguf, ./tokenizers/v.gguf, v.gguf, "
+                            "/src/../shared/tokenizers/v.gguf");
+    setenv("QINS_SHARED", "/s", 1);
+    cr_assert_eq(qins_path_candidates(QINS_PATH_VOCAB, "v.gguf", tried, sizeof tried), QINS_OK);
+    cr_assert(strstr(tried, "/m/v.gguf, /s/tokenizers/v.gguf, "), "%s", tried);
+    unsetenv("QINS_SHARED");
+    unsetenv("QINS_MODELS");
+    // Found in the shared tree beside the sources (what `qins write-gguf` takes by default).
+    setenv("QINS_SOURCE_DIR", source, 1);
+    char out[2048];
+    cr_assert_eq(qins_path_resolve(QINS_PATH_VOCAB, "ggml-vocab-phi-3.gguf", out, sizeof out), QINS_OK, "%s", logbuf);
+    cr_assert(strstr(out, "/tokenizers/ggml-vocab-phi-3.gguf"), "%s", out);
+    cr_assert_str_eq(qins_path_kind_name(QINS_PATH_VOCAB), "vocab");
+}

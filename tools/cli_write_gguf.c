@@ -1,4 +1,5 @@
 // tools/cli_write_gguf.c — `qins write-gguf`: a random-weight model of a named shape.
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,13 +8,15 @@
 #include "common.h"
 #include "gguf.h"
 #include "model_writer.h"
-#include "paths.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: qins write-gguf --shape phi3.5-mini|tiny-llama|tiny-phi3 --out FILE [--type f32|f16|bf16|q8_0]\n"
-               "                       [--layers N] [--seed S] [--vocab VOCAB.gguf]\n"
-               "  weights ~ N(0, 0.02) from the seed (default 42), norms 1; the vocab is a fake SPM one\n"
-               "  unless --vocab names a GGUF whose tokenizer.* keys are copied (e.g. ggml-vocab-phi-3.gguf).\n");
+               "                       [--layers N] [--seed S] [--vocab VOCAB.gguf|fake]\n"
+               "  weights ~ N(0, 0.02) from the seed (default 42), norms 1. The vocab (every tokenizer.* key)\n"
+               "  is copied from a vocab GGUF: by default ggml-vocab-phi-3.gguf (phi3 shapes) or\n"
+               "  ggml-vocab-llama-spm.gguf (llama), looked up in $QINS_MODELS/, <shared>/tokenizers/, ...;\n"
+               "  tiny shapes take its token count. --vocab fake writes a made-up SentencePiece vocab instead\n"
+               "  (300 pieces for tiny shapes) and a general.name llama.cpp does not key Phi-3 rules on.\n");
 }
 
 int qins_cli_write_gguf(int argc, char **argv) {
@@ -74,17 +77,18 @@ int qins_cli_write_gguf(int argc, char **argv) {
     if (layers > 0) s.n_layer = (uint32_t)layers;
     s.seed = seed;
     qins_gguf_t *vg = NULL;
-    if (vocab) {
-        char path[4096];
-        if (qins_path_resolve(QINS_PATH_MODEL, vocab, path, sizeof path) < 0 || qins_gguf_open(path, &vg) < 0) return 1;
+    const bool fake = vocab && !strcmp(vocab, "fake");
+    if (fake) {
+        s.name = NULL; // the shape's name ("...phi3.5-mini") would send llama.cpp looking for Phi-3 tokens
+    } else {
+        if (qins_random_model_open_vocab(s.arch, vocab, &vg) < 0) return 1; // one line logged
         s.vocab_src = vg;
-        s.n_vocab = 0; // take the vocab file's size
     }
     double t0 = qins_time_now();
     int st = qins_model_write_random(&s, out);
+    if (st == 0)
+        fprintf(stderr, "qins write-gguf: wrote %s (%s, %u layers, %s, seed %llu, vocab %s) in %.1f s\n", out, shape,
+                s.n_layer, type, seed, vg ? qins_gguf_path(vg) : "fake", qins_time_now() - t0);
     qins_gguf_free(vg);
-    if (st < 0) return 1; // the core logged one line
-    fprintf(stderr, "qins write-gguf: wrote %s (%s, %u layers, %s, seed %llu) in %.1f s\n", out, shape, s.n_layer,
-            type, seed, qins_time_now() - t0);
-    return 0;
+    return st < 0 ? 1 : 0; // on failure the core logged one line
 }

@@ -21,7 +21,7 @@ static const struct cli_command commands[] = {
     {"profile", qins_cli_profile,
      "--model M [--pp 64] [--tg 32] [--threads 1] [--kv SPEC] [--wcodec qins8 [--wgran row]]: time per op kind, selection"},
     {"sgemm", qins_cli_sgemm, "M N K THREADS: one OpenBLAS sgemm probe with the loaded core (prints core, GFLOP/s)"},
-    {"write-gguf", qins_cli_write_gguf, "--shape phi3.5-mini|tiny-llama|tiny-phi3 --out F [--type f32|f16|bf16|q8_0] [--layers N]: random model"},
+    {"write-gguf", qins_cli_write_gguf, "--shape phi3.5-mini|tiny-llama|tiny-phi3 --out F [--type f32|f16|bf16|q8_0] [--layers N] [--vocab V|fake]: random model"},
     {"prompts", qins_cli_prompts, "--from TEXT [--slice S] [--n 24] [--words 6] --out F.csv: derive a prompt set"},
     {"config", qins_cli_config, "[FILE.ini]: documented defaults of [run]/[codec], or a file's effective config"},
     {"runs", qins_cli_runs, "[--results DIR] [--phase N]: list recorded runs with key metrics and gate status"},
