@@ -15,6 +15,7 @@
 #include "final.h"
 #include "gate.h"
 #include "kv.h"
+#include "model_writer.h"
 #include "production.h"
 #include "slots.h"
 #include "stability.h"
@@ -47,16 +48,21 @@ struct wcfg {
     int used_fused; // what install managed (the fused kernels refuse some codecs)
 };
 
-static int install(struct qins_sweep *s, struct qins_variant *v) {
-    struct wcfg *w = v->data;
-    if (!w) return 0;
+// Every linear slot and the output matrix in w's codec: the fused kernels when asked for and
+// they take the codec, else decode-then-multiply. The sweep and the stability run both use it,
+// so the stability model runs exactly the kernels the final variant was measured with.
+static int install_weights(struct qins_model *m, struct wcfg *w) {
     if (w->fused) {
-        const int st = qins_model_set_weight_codec_fused(s->e->model, &w->c, QINS_SLOT_MASK_ALL, true);
+        const int st = qins_model_set_weight_codec_fused(m, &w->c, QINS_SLOT_MASK_ALL, true);
         if (st != QINS_ERR_UNSUPPORTED) return w->used_fused = 1, st;
-        qins_model_reset_slots(s->e->model);
+        qins_model_reset_slots(m);
     }
     w->used_fused = 0;
-    return qins_model_set_weight_codec(s->e->model, &w->c, QINS_SLOT_MASK_ALL, true);
+    return qins_model_set_weight_codec(m, &w->c, QINS_SLOT_MASK_ALL, true);
+}
+
+static int install(struct qins_sweep *s, struct qins_variant *v) {
+    return v->data ? install_weights(s->e->model, v->data) : 0;
 }
 
 struct sizes {
@@ -99,8 +105,9 @@ static int measure(struct qins_sweep *s, struct qins_variant *v) {
     return qins_sweep_metrics(s, v, m, sizeof m / sizeof m[0]);
 }
 
-// The variant with the final choices, in a second model beside the FP32 one, for ≥ 10k steps.
-static int stability(struct qins_exp *e, const struct qins_final *f, double *kld_mean) {
+// The variant with the final choices (w: the final variant's weights), in a second model beside
+// the FP32 one, for >= 10k steps.
+static int stability(struct qins_exp *e, const struct qins_final *f, struct wcfg *w) {
     const int ctx = (int)qins_config_int(e->cfg, "run", "ctx");
     const struct qins_hparams *hp = &e->model->hp;
     struct qins_model *var = NULL;
@@ -110,9 +117,7 @@ static int stability(struct qins_exp *e, const struct qins_final *f, double *kld
     struct qins_stability_result r = {0};
     int st = qins_kv_spec_parse("fp32", &fp32);
     if (st == 0) st = qins_model_load(e->model_path, &var);
-    if (st == 0)
-        st = f->fused ? qins_model_set_weight_codec_fused(var, &f->weights, QINS_SLOT_MASK_ALL, true)
-                      : qins_model_set_weight_codec(var, &f->weights, QINS_SLOT_MASK_ALL, true);
+    if (st == 0) st = install_weights(var, w);
     if (st == 0) st = qins_kv_store_create(&fp32, hp->n_layer, ctx, hp->n_head_kv * hp->head_dim, &kb);
     if (st == 0) st = qins_kv_store_create(&f->kv, hp->n_layer, ctx, hp->n_head_kv * hp->head_dim, &kvv);
     if (st == 0) st = qins_state_init(e->model, ctx, ctx, kb, &sb);
@@ -154,7 +159,6 @@ static int stability(struct qins_exp *e, const struct qins_final *f, double *kld
                                                          series});
         free(x), free(y);
     }
-    *kld_mean = r.kld_mean;
     qins_stability_result_free(&r);
     qins_state_free(sb), qins_state_free(sv);
     qins_kv_free(kb), qins_kv_free(kvv);
@@ -162,11 +166,13 @@ static int stability(struct qins_exp *e, const struct qins_final *f, double *kld
     return st;
 }
 
-// Phi-3.5-mini (32 blocks, 3072 wide, FFN 8192, vocab 32064, 32 KV heads of 96) at the measured
-// bits per value: every matrix at the final weights' bits/weight, the KV store at its measured
-// bytes per position per layer. "projected": arithmetic from shapes, nothing run at that size.
+// Phi-3.5-mini at the measured bits per value: every matrix at the final weights' bits/weight,
+// the KV store at its measured bytes per position per layer. "projected": arithmetic from the
+// shape (core/model_writer's phi3.5-mini, with the real model's 32 blocks), nothing run at that size.
 static int memory_projection(struct qins_exp *e, double bits_per_weight, double kv_bytes_per_pos_layer_dim) {
-    const double E = 3072, F = 8192, V = 32064, L = 32, KV = 32 * 96;
+    struct qins_random_model_spec phi;
+    QINS_TRY(qins_random_model_shape("phi3.5-mini", &phi));
+    const double L = 32, E = phi.n_embd, F = phi.n_ff, V = phi.n_vocab, KV = (double)phi.n_head_kv * (E / phi.n_head);
     const double matrices = L * (4 * E * E + 3 * E * F) + 2 * V * E, norms = (2 * L + 1) * E;
     const double ctx = (double)qins_config_int(e->cfg, "phase6", "projection_ctx");
     const double w = matrices * bits_per_weight / 8 + norms * 4, kv = L * ctx * KV * kv_bytes_per_pos_layer_dim;
@@ -274,8 +280,7 @@ int main(int argc, char **argv) {
     if (st == 0)
         st = qins_sweep_latency(&s, idx, s.n, (int)qins_config_int(e.cfg, "phase6", "latency_tokens"),
                                 (int)qins_config_int(e.cfg, "phase6", "latency_reps"), NULL, "[phase6] latency_tokens", NULL);
-    double kld = 0;
-    if (st == 0) st = stability(&e, &f, &kld);
+    if (st == 0) st = stability(&e, &f, &w[0]);
     if (st == 0) {
         const struct qins_variant *fin = &s.v[0];
         const double kv_per = qins_variant_get(fin, "kv_bytes_ctx") /
