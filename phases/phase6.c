@@ -162,6 +162,7 @@ static int stability(struct qins_exp *e, const struct qins_final *f, struct wcfg
     qins_stability_result_free(&r);
     qins_state_free(sb), qins_state_free(sv);
     qins_kv_free(kb), qins_kv_free(kvv);
+    if (var) qins_model_reset_slots(var); // the codec's slot state is not the model's to free
     qins_model_free(var);
     return st;
 }

@@ -120,6 +120,7 @@ Test(production, generate_with_config_runs_what_it_says, .timeout = 120) {
     qins_state_free(s);
     qins_kv_free(kv);
     qins_tokenizer_free(tok);
+    qins_model_reset_slots(m);
     qins_model_free(m);
     cJSON_Delete(j);
 

@@ -114,7 +114,6 @@ done:
     free(text);
     qins_state_free(s);
     qins_kv_free(kv);
-    qins_tokenizer_free(tok);
-    qins_model_free(m);
+    cli_free_model(m, tok);
     return rc;
 }

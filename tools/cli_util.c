@@ -105,6 +105,7 @@ char *cli_read_file(const char *cmd, const char *path, long *len) {
 #include "model.h"
 #include "paths.h"
 #include "production.h"
+#include "slots.h"
 #include "tokenizer.h"
 
 // --config FILE: the production config (core/production.h), read once per process (the
@@ -143,12 +144,17 @@ int cli_load_model(const struct cli_args *a, struct qins_model **m, struct qins_
     char path[1024];
     if (qins_path_resolve(QINS_PATH_MODEL, name, path, sizeof path) < 0 || qins_model_load(path, m) < 0) return -1;
     if (qins_tokenizer_init_gguf((*m)->gguf, tok) < 0 || (prod && qins_production_apply(prod, *m) < 0)) {
-        qins_tokenizer_free(*tok);
-        qins_model_free(*m);
+        cli_free_model(*m, *tok); // a codec that failed part way leaves the slots it did set
         *m = NULL, *tok = NULL;
         return -1;
     }
     return 0;
+}
+
+void cli_free_model(struct qins_model *m, struct qins_tokenizer *tok) {
+    qins_tokenizer_free(tok);
+    if (m) qins_model_reset_slots(m);
+    qins_model_free(m);
 }
 
 int cli_kv_spec(const struct cli_args *a, struct qins_kv_spec *spec) {

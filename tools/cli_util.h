@@ -38,5 +38,8 @@ struct qins_kv_spec;
 // Resolves and loads --model (or the first positional argument) and its tokenizer, and sets the
 // thread count from --threads (default: all online CPUs). Prints a one-line error on failure.
 int cli_load_model(const struct cli_args *a, struct qins_model **m, struct qins_tokenizer **tok);
+// Frees what cli_load_model made, the weight codec a --config installed on the slots included
+// (slot state belongs to core/slots, not to the model). NULL-safe.
+void cli_free_model(struct qins_model *m, struct qins_tokenizer *tok);
 // Parses --kv (default "fp32") into spec; prints the error and returns -1 if bad.
 int cli_kv_spec(const struct cli_args *a, struct qins_kv_spec *spec);
